@@ -1,0 +1,137 @@
+"""Local, private question answering over folders of briefings, with numbered citations.
+
+>>> from rag import answer, search, build_index
+>>> build_index("samples/briefings", index_dir="index")          # doctest: +SKIP
+>>> a = answer("Qui a proposé la trêve de 30 jours ?")            # doctest: +SKIP
+>>> a.text, a.found, a.citations[0].doc                           # doctest: +SKIP
+('Donald Trump a proposé ... [1].', True, '.../2025-05-20-treve-30-jours-macron.md')
+
+Every function takes `index_dir=` (default: `index/` in the working directory,
+or the environment variable RAG_INDEX_DIR). Models are loaded once per process.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Iterator
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from .errors import RagError  # noqa: E402
+from .indexing import BuildReport  # noqa: E402
+from .retrieval import Filters  # noqa: E402
+from .schema import Answer, Chunk, Citation, Document, Hit  # noqa: E402
+from .settings import Settings  # noqa: E402
+
+__all__ = ["answer", "answer_stream", "search", "build_index", "index_status", "Answer", "Citation", "Hit",
+           "Chunk", "Document", "Filters", "Settings", "BuildReport", "RagError"]
+
+_lock = threading.Lock()
+_embedders: dict = {}
+_llms: dict = {}
+_assistants: dict = {}
+
+
+def _settings(index_dir, overrides) -> Settings:
+    return Settings.from_env(index_dir=str(index_dir) if index_dir is not None else None, **overrides)
+
+
+def _embedder(settings: Settings):
+    from .embedding import Embedder
+    from .models import embedder_path
+
+    key = str(embedder_path(settings))
+    with _lock:
+        if key not in _embedders:
+            _embedders[key] = Embedder.load(settings)
+        return _embedders[key]
+
+
+def _assistant(settings: Settings):
+    from .answering import Assistant
+    from .llm import LLM
+    from .retrieval import Retriever
+
+    key = settings
+    with _lock:
+        cached = _assistants.get(key)
+    if cached is not None:
+        return cached
+    embedder = _embedder(settings)
+    retriever = Retriever.load(settings, embedder)
+    from .models import llm_path
+
+    llm_key = (str(llm_path(settings)), settings.n_ctx)
+    with _lock:
+        if llm_key not in _llms:
+            _llms[llm_key] = LLM.load(settings)
+        assistant = Assistant(settings, retriever, _llms[llm_key])
+        _assistants[key] = assistant
+    return assistant
+
+
+def answer(question: str, *, index_dir=None, k: int | None = None, history=None,
+           filters: Filters | None = None, **settings) -> Answer:
+    """Answer a question from the indexed briefings, with checked citations.
+
+    >>> a = answer("who proposed the 30-day truce?")     # doctest: +SKIP
+    >>> a.found, a.citations[0].n                         # doctest: +SKIP
+    (True, 1)
+    """
+    return _assistant(_settings(index_dir, settings)).answer(question, k=k, history=history, filters=filters)
+
+
+def answer_stream(question: str, *, index_dir=None, k: int | None = None, history=None,
+                  filters: Filters | None = None, **settings) -> Iterator:
+    """Stream an answer: `StreamEvent`s with text deltas, then one with the final `Answer`.
+
+    >>> for ev in answer_stream("Qui a proposé la trêve ?"):    # doctest: +SKIP
+    ...     print(ev.delta, end="") if ev.answer is None else print(ev.answer.citations)
+    """
+    return _assistant(_settings(index_dir, settings)).stream(question, k=k, history=history, filters=filters)
+
+
+def search(query: str, k: int = 5, *, index_dir=None, mode: str = "hybrid",
+           filters: Filters | None = None, **settings) -> list[Hit]:
+    """Hybrid search: the k best passages, best first.
+
+    >>> search("Weimar+", k=5)[0].text                   # doctest: +SKIP
+    "La réponse a pris la forme de l'alliance Weimar+ ..."
+    """
+    from .retrieval import Retriever
+
+    s = _settings(index_dir, settings)
+    key = ("retriever", s)
+    with _lock:
+        retriever = _assistants.get(key)
+    if retriever is None:
+        retriever = Retriever.load(s, _embedder(s))
+        with _lock:
+            _assistants[key] = retriever
+    return retriever.search(query, k=k, mode=mode, filters=filters)
+
+
+def build_index(folder=None, *, index_dir=None, full: bool = False, progress=None, **settings) -> BuildReport:
+    """Index or re-sync a folder of briefings (incremental, atomic). See `rag.indexing.build_index`.
+
+    >>> build_index("samples/briefings", index_dir="index").summary()   # doctest: +SKIP
+    '10 documents (10 added, ...), 0 skipped, 36 chunks in 7.2 s'
+    """
+    from .indexing import build_index as _build
+
+    s = _settings(index_dir, settings)
+    return _build(folder, settings=s, embedder=_embedder(s), full=full, progress=progress)
+
+
+def index_status(*, index_dir=None) -> dict:
+    """What the index holds: documents, chunks, models, when built (raises IndexNotFound)."""
+    from .store import IndexStore
+
+    s = _settings(index_dir, {})
+    m = IndexStore(s.index_dir).manifest()
+    return {"index_dir": os.path.abspath(s.index_dir), "source": m.get("source"), "built_at": m.get("built_at"),
+            "documents": m.get("counts", {}).get("documents"), "chunks": m.get("counts", {}).get("chunks"),
+            "embedder": m.get("embedder", {}).get("name"), "chunking": m.get("chunking"),
+            "skipped": m.get("skipped", []), "files": m.get("documents", {})}

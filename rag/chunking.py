@@ -1,0 +1,167 @@
+"""Sentence-aware chunking with exact character spans.
+
+French and English sentence boundaries, without cutting after abbreviations
+("M.", "Mme", "av. J.-C.", "etc." mid-sentence, initials) and with sentences
+glued without a space ("Donald Trump.Le président") split correctly. Chunks
+group whole sentences (about `chunk_words` words, prefering paragraph ends) and
+repeat `overlap` sentences from the previous chunk; they never cross documents.
+
+>>> from rag.chunking import split_sentences
+>>> text = "M. Macron a parlé.Le président Trump a répondu."
+>>> [text[s:e] for s, e in split_sentences(text)]
+['M. Macron a parlé.', 'Le président Trump a répondu.']
+"""
+from __future__ import annotations
+
+import re
+
+from .schema import Chunk, Document
+
+# Words after which a period does not end a sentence (compared lower-cased, without the period).
+ABBREVIATIONS = {
+    # French
+    "m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "pr", "me", "mgr", "st", "ste", "av", "apr", "j.-c",
+    "cf", "p", "pp", "vol", "chap", "art", "al", "env", "etc", "ex", "fig", "n", "no", "nº", "tél", "hab",
+    "min", "max", "approx", "sq", "éd", "coll", "dir", "resp", "gén", "col", "cdt", "lt", "sgt",
+    # English
+    "mr", "mrs", "ms", "prof", "sr", "jr", "vs", "e.g", "i.e", "u.s", "u.k", "u.n", "inc", "ltd", "co",
+    "corp", "gov", "gen", "sen", "rep", "jan", "feb", "mar", "aug", "sept", "oct", "nov", "dec", "approx",
+}
+# Abbreviations that may also end a sentence when followed by a capital ("..., etc. Le ...").
+_TERMINAL_OK = {"etc", "al"}
+
+_END = re.compile(r"""
+    (?P<punct>[.!?…]+|\.\.\.)          # terminal punctuation
+    (?P<close>["»”’)\]]*)              # closing quotes or brackets
+    (?P<space>\s*)                     # maybe no space at all (glued sentences)
+""", re.X)
+_WORD_BEFORE = re.compile(r"([\w.\-’'º°]+)$")
+_STARTER = re.compile(r"[\"«“(\[]?\s*[A-ZÀ-ÖØ-Þ0-9]")
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) of `text[start:end]`, whitespace trimmed. Blank lines always split."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    # Lines: a newline ends a sentence when the line looks complete (heading, list item, paragraph end).
+    for block_start, block_end in _blocks(text, start, end):
+        spans.extend(_split_block(text, block_start, block_end))
+    return spans
+
+
+def _blocks(text: str, start: int, end: int):
+    """Split on blank lines and on single newlines (titles, list items, date lines)."""
+    pos = start
+    for m in re.finditer(r"\n", text[start:end]):
+        nl = start + m.start()
+        yield pos, nl
+        pos = nl + 1
+    yield pos, end
+
+
+def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans, sent_start = [], start
+    for m in _END.finditer(text, start, end):
+        boundary = m.end("close")
+        after = m.end()
+        if after >= end:
+            continue
+        nxt = text[after:after + 3]
+        if not _STARTER.match(nxt):
+            continue
+        glued = m.group("space") == ""
+        before = _WORD_BEFORE.search(text, sent_start, m.start())
+        word = before.group(1) if before else ""
+        low = word.lower().rstrip(".")
+        if m.group("punct") == ".":
+            if glued:
+                # "Trump.Le" splits; "U.S.", "J.-C.", "3.5", "M.Macron" do not.
+                if not (re.search(r"[a-zà-ÿ]{2}$", word) and re.match(r"[A-ZÀ-Þ][a-zà-ÿ]", nxt)):
+                    continue
+            elif low in ABBREVIATIONS and low not in _TERMINAL_OK:
+                continue
+            elif len(word) == 1 and word.isupper():   # initials: "J. Biden"
+                continue
+            elif low in _TERMINAL_OK and not re.match(r"[A-ZÀ-Þ]", nxt):
+                continue
+        spans.append(_trim(text, sent_start, boundary))
+        sent_start = after
+    spans.append(_trim(text, sent_start, end))
+    return [s for s in spans if s[1] > s[0]]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _cut_long(text: str, span: tuple[int, int], max_chars: int) -> list[tuple[int, int]]:
+    """A 'sentence' longer than max_chars (tables, lines without punctuation) is cut at spaces."""
+    s, e = span
+    out = []
+    while e - s > max_chars:
+        cut = text.rfind(" ", s + max_chars // 2, s + max_chars)
+        cut = cut if cut > s else s + max_chars
+        out.append(_trim(text, s, cut))
+        s = cut
+    out.append(_trim(text, s, e))
+    return [x for x in out if x[1] > x[0]]
+
+
+def chunk_document(doc: Document, words: int = 100, max_words: int = 160, overlap: int = 1) -> list[Chunk]:
+    """Chunks of whole sentences, about `words` words, with `overlap` sentences of overlap.
+
+    >>> from rag.schema import Document
+    >>> d = Document("a.txt", "Une phrase. Une autre phrase.", "A", "2025-01-01", "x", "txt")
+    >>> [c.text for c in chunk_document(d, words=3)]
+    ['Une phrase. Une autre phrase.']
+    """
+    text = doc.text
+    max_chars = max_words * 12
+    sents: list[tuple[int, int]] = []
+    for span in split_sentences(text):
+        sents.extend(_cut_long(text, span, max_chars))
+    if not sents:
+        return []
+    nwords = [len(text[s:e].split()) for s, e in sents]
+    para_start = [i == 0 or "\n\n" in text[sents[i - 1][1]:sents[i][0]] for i in range(len(sents))]
+
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(sents):
+        j, count = i, 0
+        while j < len(sents):
+            chars = sents[j][1] - sents[i][0]
+            if j > i and (count + nwords[j] > max_words or chars > max_chars):
+                break
+            count += nwords[j]
+            j += 1
+            if count >= words:
+                break
+            # Close early at a paragraph end when the chunk is already reasonably full.
+            if j < len(sents) and para_start[j] and count >= 0.6 * words:
+                break
+        s, e = sents[i][0], sents[j - 1][1]
+        chunks.append(Chunk(doc=doc.path, start=s, end=e, text=text[s:e], title=doc.title, date=doc.date))
+        if j >= len(sents):
+            break
+        # Overlap: restart a few sentences back, but always move forward, and never
+        # carry a sentence across a paragraph boundary into the next chunk.
+        back = min(overlap, j - i - 1)
+        while back > 0 and para_start[j]:
+            back = 0
+        i = j - back
+    return _merge_tiny_tail(chunks, text, words)
+
+
+def _merge_tiny_tail(chunks: list[Chunk], text: str, words: int) -> list[Chunk]:
+    """A last chunk of a few words is folded into the previous one when it stays within bounds."""
+    if len(chunks) >= 2 and len(chunks[-1].text.split()) < words // 4:
+        a, b = chunks[-2], chunks[-1]
+        if len(text[a.start:b.end].split()) <= words * 1.6:
+            merged = Chunk(a.doc, a.start, b.end, text[a.start:b.end], a.title, a.date)
+            return chunks[:-2] + [merged]
+    return chunks

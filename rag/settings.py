@@ -1,0 +1,86 @@
+"""One settings object, with documented defaults.
+
+Every field can be overridden by an environment variable `RAG_<FIELD>` (e.g.
+`RAG_INDEX_DIR=/data/index`, `RAG_TOP_K=8`), and the CLI flags override both.
+
+>>> from rag.settings import Settings
+>>> s = Settings.from_env(top_k=5)
+>>> s.top_k
+5
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+def _default_models_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return os.path.join(base, "briefing-rag", "models")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things live ---------------------------------------------------
+    index_dir: str = "index"            # built index (relative to the working directory)
+    models_dir: str = dataclasses.field(default_factory=_default_models_dir)
+    # embedder: a sentence-transformers folder; empty = the converted multilingual-e5-small
+    embed_model: str = ""
+    # LLM: a GGUF file; empty = the Qwen2.5-Coder-1.5B-Instruct Q4_K_M from the PyPI parts
+    llm_model: str = ""
+
+    # --- chunking ------------------------------------------------------------
+    chunk_words: int = 100              # target words per chunk (sentences are never cut)
+    chunk_max_words: int = 160          # hard cap, except a single sentence longer than it
+    chunk_overlap: int = 1              # sentences repeated from the previous chunk
+
+    # --- retrieval -----------------------------------------------------------
+    top_k: int = 4                      # passages given to the LLM (and returned by search)
+    candidates: int = 50                # per-retriever depth before fusion
+    rrf_k: int = 60                     # reciprocal rank fusion constant
+    dense_weight: float = 1.0           # RRF weight of the dense ranking
+    bm25_weight: float = 1.0            # RRF weight of the keyword ranking
+    embed_batch_size: int = 32
+
+    # --- grounding -----------------------------------------------------------
+    # Evidence gate: below this best dense cosine AND without keyword support,
+    # the question is answered "not found" without calling the LLM.
+    min_dense_score: float = 0.80
+    min_keyword_coverage: float = 0.5   # share of the question's content terms found in one passage
+    support_threshold: float = 0.5      # citation check: minimum support of a sentence by a passage
+
+    # --- generation ----------------------------------------------------------
+    n_ctx: int = 4096
+    n_threads: int = 0                  # 0 = all cores
+    max_tokens: int = 160
+    temperature: float = 0.0
+    max_question_chars: int = 2000      # longer questions are rejected with a clear error
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Defaults, then `RAG_*` environment variables, then explicit overrides (None ignored)."""
+        values = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"RAG_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or (os.cpu_count() or 1)
+
+
+def _coerce(type_name, raw: str):
+    t = type_name if isinstance(type_name, str) else type_name.__name__
+    if t == "int":
+        return int(raw)
+    if t == "float":
+        return float(raw)
+    return raw

@@ -1,0 +1,229 @@
+"""The on-disk index: FAISS vectors, BM25, chunk store and manifest, swapped atomically.
+
+Layout of `index_dir`:
+
+    CURRENT              name of the live generation (replaced atomically)
+    gen-<time>-<id>/     one complete index
+        manifest.json    format version, models, chunking settings, per-file hashes
+        chunks.jsonl     one chunk per line (doc, start, end, text, title, date)
+        vectors.npy      float32 embeddings, row i = chunk i (reused by incremental builds)
+        dense.faiss      FAISS index over the vectors (flat below 50k chunks, HNSW above)
+        bm25/            bm25s arrays (numpy, no pickle) and vocabulary (JSON)
+    .build.lock          held by the one build allowed at a time
+
+A build writes a new generation beside the live one and only then replaces
+CURRENT, so a crash at any moment leaves the previous index intact. Nothing is
+loaded with pickle.
+
+>>> from rag.store import IndexStore
+>>> store = IndexStore("index")
+>>> idx = store.load()                                   # doctest: +SKIP
+>>> len(idx.chunks), idx.manifest["embedder"]["name"]    # doctest: +SKIP
+(42, 'multilingual-e5-small')
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound
+from .lexical import BM25Index
+from .schema import Chunk
+
+FORMAT_VERSION = 1
+FLAT_MAX = 50_000            # exact search below this many chunks, HNSW above
+
+
+@dataclass
+class LoadedIndex:
+    path: Path
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: object            # faiss.Index
+    bm25: BM25Index
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+def make_faiss(vectors: np.ndarray):
+    """Exact inner product for small indexes; HNSW (recall checked in bench/) for large ones."""
+    import faiss
+
+    n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
+    if n <= FLAT_MAX:
+        index = faiss.IndexFlatIP(dim or 1)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    if n:
+        index.add(vectors)
+    return index
+
+
+class IndexStore:
+    def __init__(self, index_dir: str | os.PathLike):
+        self.root = Path(index_dir)
+
+    # ------------------------------------------------------------------ reading
+    def current(self) -> Path | None:
+        pointer = self.root / "CURRENT"
+        try:
+            name = pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        path = self.root / name
+        return path if name and path.is_dir() else None
+
+    def exists(self) -> bool:
+        return self.current() is not None
+
+    def manifest(self) -> dict:
+        gen = self._require_current()
+        return self._read_manifest(gen)
+
+    def load(self, expect: dict | None = None) -> LoadedIndex:
+        """Load the live index. `expect` (embedder fingerprint, chunking) must match the manifest."""
+        import faiss
+
+        gen = self._require_current()
+        manifest = self._read_manifest(gen)
+        if expect:
+            check_compatible(manifest, expect, self.root)
+        try:
+            chunks = [Chunk(**json.loads(line)) for line in (gen / "chunks.jsonl").open(encoding="utf-8")]
+            vectors = np.load(gen / "vectors.npy", allow_pickle=False)
+            dense = faiss.read_index(str(gen / "dense.faiss"))
+            bm25 = BM25Index.load(gen / "bm25", len(chunks))
+        except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as e:
+            raise IndexCorrupt(f"index at {gen} is damaged ({type(e).__name__}: {e}). "
+                               f"Rebuild it: rag index build <folder> --full") from None
+        n = manifest.get("counts", {}).get("chunks")
+        if not (len(chunks) == n == dense.ntotal == vectors.shape[0] and bm25.n_docs == n):
+            raise IndexCorrupt(f"index at {gen} is inconsistent (chunks {len(chunks)}, vectors {vectors.shape[0]}, "
+                               f"faiss {dense.ntotal}, manifest {n}). Rebuild it: rag index build <folder> --full")
+        return LoadedIndex(gen, manifest, chunks, vectors, dense, bm25)
+
+    def _require_current(self) -> Path:
+        gen = self.current()
+        if gen is None:
+            raise IndexNotFound(f"no index at {self.root.resolve()}. Build one: rag index build <folder>")
+        return gen
+
+    @staticmethod
+    def _read_manifest(gen: Path) -> dict:
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise IndexCorrupt(f"index manifest {gen / 'manifest.json'} is unreadable ({e}). "
+                               "Rebuild it: rag index build <folder> --full") from None
+        if not isinstance(manifest, dict):
+            raise IndexCorrupt(f"index manifest {gen / 'manifest.json'} is not an object. Rebuild it.")
+        return manifest
+
+    # ------------------------------------------------------------------ writing
+    def lock(self, timeout: float = 0):
+        """The build lock: a second concurrent build gets IndexBusy instead of mixing indexes."""
+        from filelock import FileLock, Timeout
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.root / ".build.lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise IndexBusy(f"another build is running on {self.root.resolve()}; "
+                            "wait for it to finish (the current index stays usable meanwhile)") from None
+        return lock
+
+    def write(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> Path:
+        """Write a complete new generation, then make it live atomically. Caller holds the lock."""
+        import faiss
+
+        self._remove_stale_temporaries()
+        name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        tmp = self.root / f".tmp-{name}"
+        tmp.mkdir(parents=True)
+        try:
+            manifest = dict(manifest, format=FORMAT_VERSION, counts=dict(manifest.get("counts", {}),
+                                                                          chunks=len(chunks)))
+            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
+                for c in chunks:
+                    f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+            np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            faiss.write_index(make_faiss(vectors), str(tmp / "dense.faiss"))
+            (tmp / "bm25").mkdir()
+            BM25Index.build([searchable_text(c) for c in chunks]).save(tmp / "bm25")
+            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            _fsync_tree(tmp)
+            final = self.root / name
+            os.replace(tmp, final)
+            pointer_tmp = self.root / f".CURRENT-{uuid.uuid4().hex[:6]}"
+            pointer_tmp.write_text(name)
+            _fsync_file(pointer_tmp)
+            previous = self.current()
+            os.replace(pointer_tmp, self.root / "CURRENT")     # the atomic switch
+            _fsync_dir(self.root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._remove_old_generations(keep={final.name, previous.name if previous else ""})
+        return final
+
+    def _remove_stale_temporaries(self) -> None:
+        # Under the lock, any temporary left is from a build that died.
+        for p in self.root.glob(".tmp-gen-*"):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in self.root.glob(".CURRENT-*"):
+            p.unlink(missing_ok=True)
+
+    def _remove_old_generations(self, keep: set[str]) -> None:
+        # The previous generation is kept: a reader that read CURRENT just before the
+        # switch can still open it.
+        for p in self.root.glob("gen-*"):
+            if p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def searchable_text(chunk: Chunk) -> str:
+    """What retrieval sees of a chunk: the document title gives context to every passage."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def check_compatible(manifest: dict, expect: dict, root: Path) -> None:
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexIncompatible(f"index at {root} has format {manifest.get('format')}, this version reads "
+                                f"{FORMAT_VERSION}. Rebuild it: rag index build <folder> --full")
+    for key in ("embedder", "chunking"):
+        if key in expect and manifest.get(key) != expect[key]:
+            raise IndexIncompatible(
+                f"index at {root} was built with other {key} settings ({manifest.get(key)}; now {expect[key]}). "
+                f"Rebuild it: rag index build <folder> --full")
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            _fsync_file(p)
+    for p in [root, *[d for d in root.rglob("*") if d.is_dir()]]:
+        _fsync_dir(p)
