@@ -19,13 +19,14 @@ from .embedding import Embedder
 from .errors import InvalidQuestion
 from .grounding import CitationChecker, evidence_gate, looks_not_found
 from .llm import LLM
-from .prompting import NOT_FOUND, build_messages, detect_language
+from .prompting import NOT_FOUND, build_messages, detect_language, focus
 from .retrieval import Filters, Retriever
 from .schema import Answer
 from .settings import Settings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_MARKERS = re.compile(r"\[\d+\]")
+_MARKERS = re.compile(r"\[[\d,\s]+\]")
+_BARE_REPLY = re.compile(r"\[[\d,\s]+\]|\b(?:et|and)\b")   # "[1] et [2]" says nothing
 _FOLLOW_UP = re.compile(
     r"\b(il|elle|ils|elles|lui|leur|leurs|celle|celui|ceux|cela|ça|ce dernier|cette dernière|y|en|"
     r"it|its|they|them|their|he|she|him|her|this|that|those|these)\b|\b[lL]['’]", re.I)
@@ -128,14 +129,21 @@ class Assistant:
             yield StreamEvent(answer=Answer(text=text, found=False, timings=timings, **base))
             return
 
-        messages = build_messages(q if query == q else f"{q} ({query})", hits, language)
+        shown = q if query == q else f"{q} ({query})"
+        bodies = focus(qvec, hits, self.retriever.embedder.queries, s.passage_sentences)
         t = time.perf_counter()
         raw = ""
-        for delta in self.llm.stream(messages):
-            if not raw:
-                timings["first_token"] = time.perf_counter() - t0
-            raw += delta
-            yield StreamEvent(delta=delta)
+        for cite in (True, False):
+            for delta in self.llm.stream(build_messages(shown, hits, language, bodies, cite=cite)):
+                if "first_token" not in timings:
+                    timings["first_token"] = time.perf_counter() - t0
+                raw += delta
+                yield StreamEvent(delta=delta)
+            if re.search(r"[^\W\d_]", _BARE_REPLY.sub("", raw)):
+                break
+            # Only citation markers came back (seen with the 1.5B model): ask once more without them.
+            raw = ""
+            yield StreamEvent(status="retrying", delta="\n")
         timings["generate"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -32,7 +32,7 @@ _TERMINAL_OK = {"etc", "al"}
 
 _END = re.compile(r"""
     (?P<punct>[.!?…]+|\.\.\.)          # terminal punctuation
-    (?P<close>["»”’)\]]*)              # closing quotes or brackets
+    (?P<close>(?:[ \u00a0\u202f]*»|["»”’)\]])*)  # closing quotes or brackets ("fini. »" too)
     (?P<space>\s*)                     # maybe no space at all (glued sentences)
 """, re.X)
 _WORD_BEFORE = re.compile(r"([\w.\-’'º°]+)$")
@@ -150,18 +150,21 @@ def chunk_document(doc: Document, words: int = 100, max_words: int = 160, overla
             break
         # Overlap: restart a few sentences back, but always move forward, and never
         # carry a sentence across a paragraph boundary into the next chunk.
+        # Only as much overlap as still lets the next chunk take in sentence j (else it
+        # would be the overlap alone, a duplicate inside this chunk).
         back = min(overlap, j - i - 1)
-        while back > 0 and para_start[j]:
-            back = 0
+        while back > 0 and (any(para_start[j - back + 1:j + 1]) or sum(nwords[j - back:j]) >= words
+                            or sum(nwords[j - back:j + 1]) > max_words or sents[j][1] - sents[j - back][0] > max_chars):
+            back -= 1
         i = j - back
-    return _merge_tiny_tail(chunks, text, words)
+    return _merge_tiny_tail(chunks, text, words, max_words)
 
 
-def _merge_tiny_tail(chunks: list[Chunk], text: str, words: int) -> list[Chunk]:
+def _merge_tiny_tail(chunks: list[Chunk], text: str, words: int, max_words: int) -> list[Chunk]:
     """A last chunk of a few words is folded into the previous one when it stays within bounds."""
     if len(chunks) >= 2 and len(chunks[-1].text.split()) < words // 4:
         a, b = chunks[-2], chunks[-1]
-        if len(text[a.start:b.end].split()) <= words * 1.6:
+        if len(text[a.start:b.end].split()) <= min(words * 1.6, max_words):
             merged = Chunk(a.doc, a.start, b.end, text[a.start:b.end], a.title, a.date)
             return chunks[:-2] + [merged]
     return chunks

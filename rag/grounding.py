@@ -40,15 +40,57 @@ class Evidence:
     found: bool
     best_dense: float
     keyword_coverage: float
+    missing_terms: tuple[str, ...] = ()
 
 
 def evidence_gate(question: str, hits: list[Hit], min_dense: float, min_coverage: float) -> Evidence:
-    """Is there a passage relevant enough to try answering?"""
+    """Is there a passage relevant enough to try answering?
+
+    Yes when one passage holds most of the question's content words, or when the
+    embeddings are close enough and no key term of the question (name, acronym,
+    number: "PIB", "iPhone", "Brésil") is missing from every passage. Key terms are
+    only required when question and passages share a language: names change across
+    languages (Putin / Poutine).
+    """
     if not hits:
         return Evidence(False, 0.0, 0.0)
     best_dense = max((h.dense_score or 0.0) for h in hits)
-    coverage = max(keyword_support(question, searchable_text_of(h)) for h in hits)
-    return Evidence(best_dense >= min_dense or coverage >= min_coverage, best_dense, coverage)
+    texts = [searchable_text_of(h) for h in hits]
+    coverage = max(keyword_support(question, t) for t in texts)
+    missing = missing_key_terms(question, texts)
+    found = coverage >= min_coverage or (best_dense >= min_dense and not missing)
+    return Evidence(found, best_dense, coverage, tuple(missing))
+
+
+def key_terms(text: str) -> list[str]:
+    """Names, acronyms and numbers of a text (a capitalised first word does not count)."""
+    out = []
+    for i, m in enumerate(re.finditer(r"\w+\+*", text)):
+        w = m.group(0)
+        base = w.rstrip("+")
+        if base.isdigit() or (len(base) >= 2 and base.isupper()) or any(c.isupper() for c in base[1:]) \
+                or (i > 0 and base[:1].isupper() and len(base) > 2):
+            out.append(w.lower())
+    return out
+
+
+def same_language(a: str, b: str) -> bool:
+    from .prompting import detect_language
+
+    return detect_language(a) == detect_language(b)
+
+
+def missing_key_terms(question: str, passages: list[str]) -> list[str]:
+    """Key terms of the question found in none of the passages.
+
+    Only when most passages are in the question's language: across languages, names
+    are spelled differently and their absence says nothing.
+    """
+    same = [p for p in passages if same_language(question, p)]
+    if not passages or 2 * len(same) < len(passages):
+        return []
+    terms = set().union(*(set(analyze(p)) for p in passages))
+    return [t for t in key_terms(question) if not any(x in terms for x in _terms(t))]
 
 
 def searchable_text_of(hit: Hit) -> str:
@@ -82,21 +124,26 @@ def parse_citations(text: str) -> list[tuple[str, list[int]]]:
     out: list[tuple[str, list[int]]] = []
     for s, e in split_sentences(text):
         piece = text[s:e]
-        numbers: list[int] = []
-        for m in _MARKER.finditer(piece):
-            for a, b in re.findall(r"(\d+)\s*-\s*(\d+)", m.group(1)):
-                numbers.extend(range(int(a), int(b) + 1))
-            numbers.extend(int(x) for x in re.findall(r"\d+", re.sub(r"\d+\s*-\s*\d+", "", m.group(1))))
+        # Markers opening a sentence ("... Trump. [1] Macron ...") belong to the previous one.
+        lead = re.match(rf"(?:{_MARKER.pattern})+", piece, re.I)
+        if lead and out:
+            prev, nums = out[-1]
+            out[-1] = (prev, list(dict.fromkeys(nums + _marker_numbers(lead.group(0)))))
+            piece = piece[lead.end():]
         clean = _MARKER.sub("", piece).strip()
         clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
-        numbers = list(dict.fromkeys(numbers))
-        if not re.search(r"\w", clean):
-            if out:
-                prev, nums = out[-1]
-                out[-1] = (prev, list(dict.fromkeys(nums + numbers)))
-            continue
-        out.append((clean, numbers))
+        if re.search(r"\w", clean):
+            out.append((clean, _marker_numbers(piece)))
     return out
+
+
+def _marker_numbers(text: str) -> list[int]:
+    numbers: list[int] = []
+    for m in _MARKER.finditer(text):
+        for a, b in re.findall(r"(\d+)\s*-\s*(\d+)", m.group(1)):
+            numbers.extend(range(int(a), int(b) + 1))
+        numbers.extend(int(x) for x in re.findall(r"\d+", re.sub(r"\d+\s*-\s*\d+", "", m.group(1))))
+    return list(dict.fromkeys(numbers))
 
 
 def looks_not_found(raw: str) -> bool:
@@ -128,13 +175,20 @@ class CitationChecker:
         sims = self.embed(sentences) @ hit_vectors.T
         dense = np.clip((sims - 0.75) / 0.15, 0.0, 1.0)
         score = 0.6 * lexical + 0.4 * dense
-        # A number the passage does not contain (and the question did not give) is a red flag.
+        # A number the passage does not contain (and the question did not give) is a red flag,
+        # and so is a key term of the question (e.g. "PIB") the passage never mentions.
         asked = _numbers(question)
+        question_terms = set(key_terms(question))
         for i, s in enumerate(sentences):
             extra = _numbers(s) - asked
+            restated = [t for t in key_terms(s) if t in question_terms and not t.isdigit()]
             for j, h in enumerate(hits):
-                if extra and not extra <= _numbers(searchable_text_of(h)):
+                text = searchable_text_of(h)
+                if extra and not extra <= _numbers(text):
                     score[i, j] *= 0.5
+                if restated and same_language(s, text) and \
+                        any(not any(x in terms[j] for x in _terms(t)) for t in restated):
+                    score[i, j] *= 0.3
         return score
 
     def check(self, raw: str, hits: list[Hit], hit_vectors: np.ndarray, question: str = "") -> Checked:

@@ -1,0 +1,166 @@
+"""Incremental sync, atomic replacement, locking and incompatible indexes, with the real embedder."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write
+from rag.errors import FolderNotFound, IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, NothingToIndex
+from rag.indexing import build_index, expected_settings
+from rag.retrieval import Retriever
+from rag.store import IndexStore
+
+DOCS = {
+    "a.md": "# Trêve\nDate : 2025-05-20\n\nLe cessez-le-feu de 30 jours a été proposé par Donald Trump.",
+    "b.txt": "Gaz\n\nLes prix du gaz ont baissé en Europe au printemps, selon les négociants.",
+    "c.md": "# Céréales\n\nL'Ukraine exporte son blé par la mer Noire malgré les frappes sur Odessa.",
+}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "briefings"
+    for name, text in DOCS.items():
+        write(d, name, text)
+    return d
+
+
+@pytest.fixture
+def settings(base_settings, tmp_path):
+    return base_settings.replace(index_dir=str(tmp_path / "index"))
+
+
+def docs_in_index(settings):
+    return {Path(c.doc).name for c in IndexStore(settings.index_dir).load().chunks}
+
+
+def test_build_then_sync_add_change_delete(folder, settings, embedder):
+    first = build_index(folder, settings=settings, embedder=embedder)
+    assert len(first.added) == 3 and first.wrote and first.chunks == 3
+
+    again = build_index(folder, settings=settings, embedder=embedder)
+    assert not again.wrote and len(again.unchanged) == 3 and again.embedded_chunks == 0
+
+    write(folder, "b.txt", "Gaz\n\nLes prix du gaz ont fortement augmenté en juin. Le stockage atteint 48 %.")
+    write(folder, "d.md", "# OTAN\n\nLe sommet de l'OTAN se tiendra à La Haye les 24 et 25 juin.")
+    (folder / "c.md").unlink()
+    sync = build_index(folder, settings=settings, embedder=embedder)
+    assert [Path(p).name for p in sync.changed] == ["b.txt"]
+    assert [Path(p).name for p in sync.added] == ["d.md"]
+    assert [Path(p).name for p in sync.removed] == ["c.md"]
+    assert sync.embedded_chunks == 2            # only the changed and the added file
+    assert docs_in_index(settings) == {"a.md", "b.txt", "d.md"}
+
+    # the unchanged file kept exactly its vector; the changed one got a new one
+    store = IndexStore(settings.index_dir).load()
+    texts = [c.text for c in store.chunks]
+    assert any("fortement augmenté" in t for t in texts) and not any("mer Noire" in t for t in texts)
+    hits = Retriever(IndexStore(settings.index_dir), embedder, settings).search("sommet OTAN La Haye", k=1)
+    assert Path(hits[0].doc).name == "d.md"
+
+
+def test_vectors_of_unchanged_files_are_reused(folder, settings, embedder):
+    build_index(folder, settings=settings, embedder=embedder)
+    before = IndexStore(settings.index_dir).load()
+    write(folder, "b.txt", "Gaz\n\nAutre texte sur le gaz naturel liquéfié.")
+    build_index(folder, settings=settings, embedder=embedder)
+    after = IndexStore(settings.index_dir).load()
+    row = lambda idx, name: next(i for i, c in enumerate(idx.chunks) if c.doc.endswith(name))
+    assert np.array_equal(before.vectors[row(before, "a.md")], after.vectors[row(after, "a.md")])
+    assert not np.allclose(before.vectors[row(before, "b.txt")], after.vectors[row(after, "b.txt")])
+
+
+def test_failed_build_leaves_previous_index_usable(folder, settings, embedder, monkeypatch):
+    build_index(folder, settings=settings, embedder=embedder)
+    live = IndexStore(settings.index_dir).current()
+    write(folder, "e.md", "# Nouveau\n\nUn document ajouté juste avant la panne.")
+
+    import rag.store
+
+    def boom(*a, **k):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(rag.store.BM25Index, "build", boom)
+    with pytest.raises(OSError, match="simulated"):
+        build_index(folder, settings=settings, embedder=embedder)
+    monkeypatch.undo()
+
+    store = IndexStore(settings.index_dir)
+    assert store.current() == live
+    assert docs_in_index(settings) == {"a.md", "b.txt", "c.md"}
+    assert not list(Path(settings.index_dir).glob(".tmp-*"))
+    assert "e.md" in {Path(p).name for p in build_index(folder, settings=settings, embedder=embedder).added}
+
+
+def test_second_build_refuses_while_one_holds_the_lock(folder, settings, embedder):
+    build_index(folder, settings=settings, embedder=embedder)
+    lock = IndexStore(settings.index_dir).lock()
+    try:
+        with pytest.raises(IndexBusy, match="another build"):
+            build_index(folder, settings=settings, embedder=embedder)
+    finally:
+        lock.release()
+    assert docs_in_index(settings) == {"a.md", "b.txt", "c.md"}
+
+
+def test_incompatible_index_gives_rebuild_instruction(folder, settings, embedder):
+    build_index(folder, settings=settings, embedder=embedder)
+    other = settings.replace(chunk_words=50)
+    with pytest.raises(IndexIncompatible, match="rag index build"):
+        Retriever.load(other, embedder)
+    # a build with the new settings rebuilds everything instead of mixing
+    report = build_index(folder, settings=other, embedder=embedder)
+    assert len(report.added) == 3
+    Retriever.load(other, embedder)
+
+
+def test_old_format_and_tampered_files_are_clear_errors(folder, settings, embedder):
+    build_index(folder, settings=settings, embedder=embedder)
+    store = IndexStore(settings.index_dir)
+    gen = store.current()
+    expect = expected_settings(settings, embedder)
+
+    manifest = json.loads((gen / "manifest.json").read_text())
+    (gen / "manifest.json").write_text(json.dumps(dict(manifest, format=0)))
+    with pytest.raises(IndexIncompatible, match="format"):
+        store.load(expect)
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+
+    (gen / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(IndexCorrupt, match="rebuild|Rebuild"):
+        store.load(expect)
+
+
+def test_bad_folders(tmp_path, settings, embedder):
+    with pytest.raises(FolderNotFound):
+        build_index(tmp_path / "missing", settings=settings, embedder=embedder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NothingToIndex, match="no readable briefing"):
+        build_index(empty, settings=settings, embedder=embedder)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "x.txt").write_bytes(b"")
+    (junk / "y.pdf").write_bytes(b"%PDF-1.4 broken")
+    with pytest.raises(NothingToIndex, match="x.txt"):
+        build_index(junk, settings=settings, embedder=embedder)
+    with pytest.raises(IndexNotFound):
+        IndexStore(settings.index_dir).load()
+
+
+def test_bad_files_are_skipped_and_reported(folder, settings, embedder):
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    (folder / "empty.txt").write_bytes(b"")
+    report = build_index(folder, settings=settings, embedder=embedder)
+    assert report.documents == 3
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"broken.pdf", "empty.txt"}
+    assert all("\n" not in r for r in reasons.values())
+
+
+def test_resync_without_folder_uses_the_last_one(folder, settings, embedder):
+    build_index(folder, settings=settings, embedder=embedder)
+    write(folder, "z.md", "# Z\n\nUne note de plus.")
+    report = build_index(None, settings=settings, embedder=embedder)
+    assert [Path(p).name for p in report.added] == ["z.md"]
