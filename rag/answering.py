@@ -64,8 +64,7 @@ def normalize_history(history) -> list[tuple[str, str]]:
     pending = None
     for turn in history or []:
         if isinstance(turn, dict):
-            content = turn.get("content")
-            content = content if isinstance(content, str) else ""
+            content = _text_of(turn.get("content"))
             if turn.get("role") == "user":
                 pending = content
             elif turn.get("role") == "assistant" and pending is not None:
@@ -74,6 +73,17 @@ def normalize_history(history) -> list[tuple[str, str]]:
         elif isinstance(turn, (list, tuple)) and len(turn) == 2:
             pairs.append((str(turn[0] or ""), str(turn[1] or "")))
     return pairs
+
+
+def _text_of(content) -> str:
+    """Message content as text: a string, or Gradio 6's list of {"type": "text", "text": ...} parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(_text_of(part) for part in content).strip()
+    return ""
 
 
 class Assistant:

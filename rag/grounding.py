@@ -196,6 +196,7 @@ class CitationChecker:
         sentences = [s for s, _ in parsed]
         support = self.support(sentences, hits, hit_vectors, question)
         order: dict[int, int] = {}              # hit index -> final citation number
+        kept_by_sentence: dict[int, list[int]] = {}
         parts, dropped = [], []
         for i, (sentence, cited) in enumerate(parsed):
             valid = [n - 1 for n in cited if 1 <= n <= len(hits)]
@@ -207,12 +208,28 @@ class CitationChecker:
             if not keep:
                 dropped.append(sentence)
                 continue
+            kept_by_sentence[i] = keep
             numbers = [order.setdefault(j, len(order) + 1) for j in keep]
             parts.append(_with_markers(sentence, numbers))
-        citations = [Citation(n=n, doc=hits[j].doc, title=hits[j].title, start=hits[j].start, end=hits[j].end,
-                              text=hits[j].text, date=hits[j].date)
-                     for j, n in sorted(order.items(), key=lambda kv: kv[1])]
+        citations = []
+        for j, n in sorted(order.items(), key=lambda kv: kv[1]):
+            h = hits[j]
+            citing = [sentences[i] for i, (sentence, _) in enumerate(parsed) if j in kept_by_sentence.get(i, ())]
+            qs, qe = self.quote(citing, h)
+            citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
+                                      date=h.date, quote_start=qs, quote_end=qe))
         return Checked(" ".join(parts), citations, dropped)
+
+    def quote(self, citing: list[str], hit: Hit) -> tuple[int, int]:
+        """Document span of the passage sentence closest to the sentences that cite it."""
+        spans = split_sentences(hit.text)
+        if not spans or not citing:
+            return -1, -1
+        sentences = [hit.text[s:e] for s, e in spans]
+        sims = (self.embed(sentences) @ self.embed([" ".join(citing)])[0])
+        lexical = np.array([keyword_support(" ".join(citing), s) for s in sentences])
+        best = int(np.argmax(sims + lexical))
+        return hit.start + spans[best][0], hit.start + spans[best][1]
 
 
 def _with_markers(sentence: str, numbers: list[int]) -> str:

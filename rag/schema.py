@@ -60,6 +60,10 @@ class Citation:
     end: int
     text: str
     date: str = ""
+    # The sentence of the passage that best supports the citing sentence (offsets in the
+    # document, like start/end), for highlighting; -1 when unknown.
+    quote_start: int = -1
+    quote_end: int = -1
 
 
 @dataclass

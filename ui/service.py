@@ -1,0 +1,259 @@
+"""What the web chat does, without Gradio: answer, render sources, manage the index.
+
+Kept apart from `ui/app.py` (layout and wiring) so the behaviour is testable
+without a browser.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import queue
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from rag.errors import IndexNotFound, RagError
+from rag.loaders import SUPPORTED
+from rag.retrieval import Filters
+from rag.schema import Answer
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+UPLOAD_DIR = "uploaded"
+LOCALHOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class ChatService:
+    """Loads the models once and serves questions; a rebuild runs beside the chat."""
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", allowed_roots: list[str] | None = None):
+        self.settings = settings
+        self.host = host
+        self.allowed_roots = [Path(r).resolve() for r in (allowed_roots or [])]
+        self.assistant = None
+        self.error = ""
+        self._load_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> bool:
+        """Load embedder, LLM and index; remember a readable error instead of raising."""
+        from rag.answering import Assistant
+        from rag.embedding import Embedder
+        from rag.llm import LLM
+        from rag.retrieval import Retriever
+
+        with self._load_lock:
+            if self.assistant is not None:
+                return True
+            try:
+                if not hasattr(self, "_llm"):
+                    self._embedder = Embedder.load(self.settings)
+                    self._llm = LLM.load(self.settings)
+                retriever = Retriever.load(self.settings, self._embedder)
+                self.assistant = Assistant(self.settings, retriever, self._llm)
+                self.error = ""
+            except IndexNotFound:
+                self.error = ("No index yet. Open the **Index** tab and build one from a folder of briefings "
+                              "(or run `rag index build <folder>`).")
+            except RagError as e:
+                self.error = str(e)
+            return self.assistant is not None
+
+    # ------------------------------------------------------------------ chat
+    def chat(self, message: str, history, k: int | None = None, docs: list[str] | None = None,
+             date_from: str = "", date_to: str = "", show_passages: bool = False,
+             show_query: bool = False) -> Iterator[tuple[str, str]]:
+        """Yield (answer markdown so far, sources HTML) while the answer streams."""
+        if not self.load():
+            yield f"⚠️ {self.error}", ""
+            return
+        filters = Filters(tuple(docs or ()), (date_from or "").strip(), (date_to or "").strip())
+        text = ""
+        try:
+            for event in self.assistant.stream(message, k=int(k) if k else None, history=history,
+                                               filters=filters or None):
+                if event.answer is not None:
+                    a = event.answer
+                    shown = a.text
+                    if show_query and a.query != a.question:
+                        shown += f"\n\n_(searched for: {a.query})_"
+                    yield shown, sources_html(a, show_passages)
+                    return
+                if event.status == "retrying":
+                    text = ""
+                elif event.delta:
+                    text += event.delta
+                    yield text, ""
+        except RagError as e:
+            yield f"⚠️ {e}", ""
+
+    # ------------------------------------------------------------------ index
+    def status(self) -> dict:
+        from rag import index_status
+
+        try:
+            return index_status(index_dir=self.settings.index_dir)
+        except RagError as e:
+            return {"error": str(e)}
+
+    def status_markdown(self) -> str:
+        s = self.status()
+        if "error" in s:
+            return f"⚠️ {s['error']}"
+        return (f"**{s['documents']} documents, {s['chunks']} passages** from `{s['source']}`  \n"
+                f"Built {s['built_at']} with `{s['embedder']}`; {len(s.get('skipped') or [])} file(s) skipped.")
+
+    def document_choices(self) -> list[str]:
+        files = self.status().get("files") or {}
+        return sorted(Path(p).name for p in files)
+
+    def default_folder(self) -> str:
+        return str(self.status().get("source") or "")
+
+    def check_folder(self, folder: str) -> Path:
+        path = Path(folder or "").expanduser()
+        if not str(folder or "").strip():
+            raise RagError("give the folder of briefings to index")
+        resolved = path.resolve()
+        roots = self.allowed_roots
+        if self.host not in LOCALHOSTS and not roots:
+            current = self.default_folder()
+            roots = [Path(current).resolve()] if current else []
+        if roots and not any(resolved == r or r in resolved.parents for r in roots):
+            raise RagError(f"{folder} is outside the folders this server may index: "
+                           + ", ".join(str(r) for r in roots))
+        return resolved
+
+    def add_uploads(self, files: list[str], folder: str) -> tuple[list[str], list[str]]:
+        """Copy uploaded files into <folder>/uploaded/; returns (added names, refused with reasons)."""
+        target = self.check_folder(folder) / UPLOAD_DIR
+        added, refused = [], []
+        for f in files or []:
+            src = Path(f if isinstance(f, str) else getattr(f, "name", ""))
+            name = safe_name(src.name)
+            if Path(name).suffix.lower() not in SUPPORTED:
+                refused.append(f"{src.name}: unsupported type (use .txt .md .pdf .docx .html)")
+                continue
+            size = src.stat().st_size if src.exists() else 0
+            if size > MAX_UPLOAD_BYTES:
+                refused.append(f"{src.name}: too large ({size // 2**20} MB > {MAX_UPLOAD_BYTES // 2**20} MB)")
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            dest = target / name
+            if dest.resolve().parent != target.resolve():       # never escape the folder
+                refused.append(f"{src.name}: invalid file name")
+                continue
+            shutil.copyfile(src, dest)
+            added.append(name)
+        return added, refused
+
+    def rebuild(self, folder: str, files: list[str] | None = None) -> Iterator[str]:
+        """Sync the index with `folder` (plus uploads), yielding progress lines; the chat keeps working."""
+        from rag.indexing import build_index
+
+        try:
+            path = self.check_folder(folder)
+            added, refused = self.add_uploads(files or [], str(path)) if files else ([], [])
+        except RagError as e:
+            yield f"⚠️ {e}"
+            return
+        if not self._build_lock.acquire(blocking=False):
+            yield "⚠️ a rebuild is already running; wait for it to finish."
+            return
+        try:
+            lines = [f"Uploaded: {', '.join(added)}"] if added else []
+            lines += [f"Refused upload {r}" for r in refused]
+            events: queue.Queue = queue.Queue()
+            result: dict = {}
+
+            def progress(stage, done, total):
+                events.put(f"{'reading files' if stage == 'scan' else 'embedding passages'}: {done}/{total}")
+
+            def run():
+                try:
+                    embedder = self._embedder if hasattr(self, "_embedder") else None
+                    result["report"] = build_index(path, settings=self.settings, embedder=embedder,
+                                                   progress=progress)
+                except Exception as e:  # shown in the page, never a traceback
+                    result["error"] = str(e) if isinstance(e, RagError) else f"{type(e).__name__}: {e}"
+                finally:
+                    events.put(None)
+
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            last = 0.0
+            while True:
+                item = events.get()
+                if item is None:
+                    break
+                if time.monotonic() - last > 0.3:
+                    last = time.monotonic()
+                    yield "\n".join(lines + [item])
+            worker.join()
+            if "error" in result:
+                yield "\n".join(lines + [f"⚠️ Rebuild failed, the previous index is still in use: {result['error']}"])
+                return
+            yield "\n".join(lines + [build_summary(result["report"])])
+            if self.assistant is None:
+                self.load()
+        finally:
+            self._build_lock.release()
+
+
+def safe_name(name: str) -> str:
+    """A plain file name: no directories, no '..', no control characters."""
+    name = os.path.basename(name.replace("\\", "/"))
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().lstrip(".")
+    return name or "upload"
+
+
+def build_summary(report) -> str:
+    def names(paths):
+        return ", ".join(Path(p).name for p in paths) or "none"
+
+    lines = [("Index updated: " if report.wrote else "Index already up to date: ") + report.summary(),
+             f"Added: {names(report.added)}", f"Changed: {names(report.changed)}",
+             f"Removed: {names(report.removed)}"]
+    lines += [f"Skipped {Path(s.path).name}: {s.reason}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+def sources_html(answer: Answer, show_passages: bool = False) -> str:
+    """Cards for the cited passages (supporting sentence highlighted); ids src-N for the [N] links."""
+    parts = []
+    if answer.found and answer.citations:
+        parts.append("<div class='sources'><h4>Sources</h4>")
+        for c in answer.citations:
+            parts.append(
+                f"<div class='src' id='src-{c.n}'><div class='src-head'><b>[{c.n}]</b> {html.escape(c.title)}"
+                f" <span class='src-meta'>{html.escape(c.date)} · {html.escape(Path(c.doc).name)}"
+                f" · chars {c.start}–{c.end}</span></div>"
+                f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div></div>")
+        parts.append("</div>")
+    if show_passages and answer.hits:
+        parts.append("<div class='retrieved'><h4>Retrieved passages</h4>")
+        for i, h in enumerate(answer.hits, 1):
+            scores = f"fused {h.score:.4f}"
+            if h.dense_score is not None:
+                scores += f" · cosine {h.dense_score:.3f}"
+            if h.bm25_score is not None:
+                scores += f" · BM25 {h.bm25_score:.2f}"
+            parts.append(f"<div class='hit'><b>#{i}</b> {html.escape(h.title)} "
+                         f"<span class='src-meta'>{html.escape(Path(h.doc).name)} · {scores}</span>"
+                         f"<div class='src-text'>{html.escape(h.text)}</div></div>")
+        parts.append("</div>")
+    return "".join(parts)
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    if 0 <= start < end <= len(text):
+        return (html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>"
+                + html.escape(text[end:]))
+    return html.escape(text)
