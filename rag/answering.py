@@ -102,6 +102,15 @@ class Assistant:
         retriever = Retriever.load(settings, embedder)
         return cls(settings, retriever, llm or LLM.load(settings))
 
+    def warm_up(self) -> None:
+        """Load the embedder's weights and put the constant system prompt in llama.cpp's cache,
+        so the first question pays neither."""
+        from .prompting import SYSTEM
+
+        self.retriever.embedder.queries(["warm up"])
+        self.llm.complete([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Passages:"}],
+                          max_tokens=1)
+
     def answer(self, question: str, k: int | None = None, history=None, filters: Filters | None = None) -> Answer:
         """The whole grounded answer (see `stream` for the token-by-token variant)."""
         final = None

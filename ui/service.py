@@ -58,6 +58,7 @@ class ChatService:
                     self._llm = LLM.load(self.settings)
                 retriever = Retriever.load(self.settings, self._embedder)
                 self.assistant = Assistant(self.settings, retriever, self._llm)
+                self.assistant.warm_up()
                 self.error = ""
             except IndexNotFound:
                 self.error = ("No index yet. Open the **Index** tab and build one from a folder of briefings "

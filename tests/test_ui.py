@@ -1,0 +1,191 @@
+"""The web chat: a real server started by the test, reached with gradio_client and a real browser."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from rag.schema import Answer, Citation
+from ui.app import link_markers, plain_markers
+from ui.service import ChatService, highlight, safe_name, sources_html
+
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+# ---------------------------------------------------------------- unit
+def test_markers_link_to_sources_and_back():
+    linked = link_markers("Trump [1]. Macron [2].")
+    assert linked == "Trump [[1]](#src-1). Macron [[2]](#src-2)."
+    assert plain_markers(linked) == "Trump [1]. Macron [2]."
+
+
+def test_sources_html_highlights_the_supporting_sentence():
+    text = "Intro. Le cessez-le-feu a été proposé par Trump. Fin."
+    c = Citation(n=1, doc="/x/a.md", title="T <b>", start=100, end=100 + len(text), text=text, date="2025-05-20",
+                 quote_start=107, quote_end=100 + text.index(" Fin"))
+    html = sources_html(Answer(text="Trump [1].", found=True, citations=[c]))
+    assert "id='src-1'" in html and "<mark>Le cessez-le-feu a été proposé par Trump.</mark>" in html
+    assert "T &lt;b&gt;" in html                      # titles are escaped
+    assert sources_html(Answer(text="not found", found=False)) == ""
+    assert highlight("abc", -1, -1) == "abc"
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("../../etc/passwd.txt", "passwd.txt"), ("..\\..\\evil.md", "evil.md"), ("a/b/c.pdf", "c.pdf"),
+    (".hidden.txt", "hidden.txt"), ("note\x00.txt", "note.txt"), ("Été 2025 🚀.md", "Été 2025 🚀.md"),
+])
+def test_upload_names_cannot_escape(name, expected):
+    assert safe_name(name) == expected
+
+
+def test_uploads_are_checked(tmp_path, base_settings):
+    service = ChatService(base_settings)
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    good = tmp_path / "ok.md"
+    good.write_text("# Note\n\nTexte.")
+    bad = tmp_path / "virus.exe"
+    bad.write_bytes(b"MZ")
+    added, refused = service.add_uploads([str(good), str(bad)], str(folder))
+    assert added == ["ok.md"] and (folder / "uploaded" / "ok.md").is_file()
+    assert len(refused) == 1 and "unsupported type" in refused[0]
+
+
+def test_remote_server_only_indexes_allowed_roots(tmp_path, base_settings):
+    from rag.errors import RagError
+
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    service = ChatService(base_settings, host="0.0.0.0", allowed_roots=[str(allowed)])
+    assert service.check_folder(str(allowed)) == allowed.resolve()
+    with pytest.raises(RagError, match="outside"):
+        service.check_folder("/etc")
+    local = ChatService(base_settings, host="127.0.0.1")
+    assert local.check_folder(str(tmp_path)) == tmp_path.resolve()
+
+
+# ---------------------------------------------------------------- a real server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_settings):
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--index", sample_settings.index_dir, "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {proc.stdout.read()}")
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("server did not start within 120 s")
+        print(f"\nserver ready in {time.perf_counter() - started:.1f} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+@pytest.mark.slow
+def test_api_chat_answers_with_citation(client):
+    text = client.predict("who proposed the 30-day truce?", api_name="/chat")
+    assert "Trump" in text and "[1]" in text
+
+
+@pytest.mark.slow
+def test_api_chat_not_found(client):
+    text = client.predict("Quel est le PIB de la France ?", api_name="/chat")
+    assert "pas trouvé" in text and "[1]" not in text
+
+
+@pytest.mark.slow
+def test_two_concurrent_questions_are_both_answered(server):
+    from gradio_client import Client
+
+    questions = ["Qui a proposé la trêve de 30 jours ?", "Quels pays forment la Coalition des volontaires ?"]
+    answers = {}
+
+    def ask(q):
+        answers[q] = Client(server, verbose=False).predict(q, api_name="/chat")
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert set(answers) == set(questions)
+    assert "Trump" in answers[questions[0]]
+    assert any(c in answers[questions[1]] for c in ("Royaume-Uni", "Allemagne", "France"))
+
+
+@pytest.mark.slow
+def test_browser_streams_answer_and_shows_highlighted_source(server):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(server)
+            page.wait_for_selector("#question textarea")
+            page.fill("#question textarea", "Qui a proposé la trêve de 30 jours ?")
+            asked = time.perf_counter()
+            page.keyboard.press("Enter")
+            # Streamed: the bot bubble fills in while the sources panel is still empty.
+            bot = "() => [...document.querySelectorAll('#chat [data-testid=\"bot\"]')].map(e => e.innerText).join(' ')"
+            partial, first_text = "", None
+            deadline = time.perf_counter() + 180
+            while time.perf_counter() < deadline and not page.locator("#sources .src").count():
+                text = page.evaluate(bot)
+                if text.strip() and first_text is None:
+                    first_text, partial = time.perf_counter() - asked, text
+                time.sleep(0.2)
+            page.wait_for_selector("#sources .src", timeout=5_000)
+            final = page.evaluate(bot)
+            print(f"\nfirst streamed text after {first_text:.1f} s, sources after {time.perf_counter() - asked:.1f} s")
+            assert partial and len(partial) < len(final) and "Trump" in final
+            marker = page.locator('#chat a[href="#src-1"]').first
+            assert marker.inner_text() == "[1]"
+            marker.click()
+            active = page.locator("#sources .src.active")
+            active.wait_for(timeout=5_000)
+            assert active.get_attribute("id") == "src-1"
+            quote = active.locator("mark").inner_text()
+            assert "Trump" in quote and "30 jours" in quote
+            page.screenshot(path=str(ARTIFACTS / "chat.png"))
+        finally:
+            browser.close()
