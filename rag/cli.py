@@ -103,6 +103,12 @@ def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(F
     for key in ("index_dir", "source", "built_at", "documents", "chunks", "embedder"):
         table.add_row(key, str(info.get(key)))
     table.add_row("chunking", json.dumps(info.get("chunking")))
+    try:
+        from .models import llm_path
+
+        table.add_row("llm", llm_path(_settings(index)).name)
+    except RagError as e:
+        table.add_row("llm", f"not available ({e})")
     table.add_row("skipped", str(len(info.get("skipped") or [])))
     out.print(table)
 

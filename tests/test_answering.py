@@ -76,6 +76,7 @@ def test_seed_briefing_answers(base_settings, embedder, llm, tmp_path):
     assert_truce_answer(bot.answer("Qui a proposé le cessez-le-feu de 30 jours ?"), "fr")
     assert_truce_answer(bot.answer("who proposed the 30-day truce?"), "en")
     assert not bot.answer("Quel est le PIB de la France ?").found
+    assert "Weimar+" in bot.retriever.search("Weimar+", k=5)[0].text
 
 
 @pytest.mark.parametrize("question,match", [

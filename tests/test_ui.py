@@ -189,3 +189,40 @@ def test_browser_streams_answer_and_shows_highlighted_source(server):
             page.screenshot(path=str(ARTIFACTS / "chat.png"))
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_rebuild_from_the_page_while_the_chat_keeps_answering(tmp_path, base_settings, embedder, llm):
+    from conftest import SAMPLES
+    from rag.indexing import build_index
+
+    folder = tmp_path / "briefings"
+    shutil.copytree(SAMPLES, folder)
+    settings = base_settings.replace(index_dir=str(tmp_path / "index"))
+    build_index(folder, settings=settings, embedder=embedder)
+    service = ChatService(settings)
+    service._embedder, service._llm = embedder, llm            # reuse the session's loaded models
+    assert service.load()
+    note = tmp_path / "note-otan.md"
+    note.write_text("# Sommet de Vilnius\nDate : 2025-06-20\n\nLe prochain sommet se tiendra à Vilnius le 3 juillet.")
+
+    progress: list[str] = []
+    worker = threading.Thread(target=lambda: progress.extend(service.rebuild(str(folder), [str(note)])))
+    worker.start()
+    answer = [text for text, _ in service.chat("Qui a proposé la trêve de 30 jours ?", [])][-1]
+    worker.join(timeout=300)
+    assert "Trump" in answer                                   # answered during or around the rebuild
+    report = progress[-1]
+    assert "Uploaded: note-otan.md" in report and "Added: note-otan.md" in report
+    assert "Removed: none" in report
+    assert (folder / "uploaded" / "note-otan.md").is_file()
+    hits = service.assistant.retriever.search("Vilnius", k=1)   # the chat switched to the new index
+    assert "Vilnius" in hits[0].text
+    assert "note-otan.md" in service.document_choices()
+
+
+def test_page_errors_are_messages(tmp_path, base_settings):
+    service = ChatService(base_settings.replace(index_dir=str(tmp_path / "none")))
+    out = list(service.chat("Qui ?", []))
+    assert out[-1][0].startswith("⚠️") and "No index yet" in out[-1][0]
+    assert list(service.rebuild(str(tmp_path / "missing")))[-1].startswith("⚠️")
