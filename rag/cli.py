@@ -185,6 +185,40 @@ def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5,
         out.print("   " + " ".join(h.text.split())[:300], highlight=False)
 
 
+@app.command("eval")
+def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help="Folder of documents"),
+             questions: Path = typer.Option(Path("../shared/eval/piaf/dev.jsonl"), help="JSONL questions"),
+             answers: int = typer.Option(100, help="Seeded sample of questions to answer with the LLM (0 = none)"),
+             limit: Optional[int] = typer.Option(None, help="Use only this many questions (seeded) for retrieval"),
+             seed: int = typer.Option(0),
+             output: Path = typer.Option(Path("eval-results.json"), "--out", help="JSON results file"),
+             work_dir: Optional[Path] = typer.Option(None, help="Where the eval indexes go (default: a temp dir)")):
+    """Score retrieval (dense, BM25, hybrid) and answers on a QA set with gold spans (PIAF format)."""
+    import tempfile
+
+    from rich.markdown import Markdown
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .evaluation import as_markdown, run_eval
+
+    _quiet_libraries()
+    try:
+        with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp, \
+                Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                         console=err, transient=True) as bar:
+            def factory(label, total):
+                task = bar.add_task(label, total=total)
+                return lambda done, _total: bar.update(task, advance=1)
+
+            results = run_eval(corpus, questions, work_dir or tmp, settings=_settings(), answers=answers,
+                               seed=seed, limit=limit, progress_factory=factory)
+    except RagError as e:
+        _fail(e)
+    output.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    out.print(Markdown(as_markdown(results)))
+    err.print(f"results written to {output}")
+
+
 @models_app.command("prepare")
 def models_prepare():
     """Join the LLM parts and convert the embedder (once; no download)."""

@@ -74,7 +74,13 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None) -> Document:
         raise
     except Exception as e:  # a corrupt file must never stop the folder
         raise LoadError(f"unreadable {fmt.upper()} ({type(e).__name__}: {_one_line(e)})") from e
-    text = _clean(text)
+    # Plain text keeps its characters where they are, so offsets match the file as Python
+    # reads it (universal newlines; NULs become spaces); extracted formats (PDF, Word, HTML)
+    # are tidied.
+    if fmt in ("txt", "md"):
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
+    else:
+        text = _clean(text)
     if not text.strip():
         raise LoadError("no text found (scanned PDF, script-only HTML or empty document?)")
     title = _one_line(title) or _title_from_name(path)

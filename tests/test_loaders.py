@@ -79,7 +79,13 @@ def test_text_with_stray_nul_bytes_is_read_without_them(tmp_path):
 def test_crlf_normalised(tmp_path):
     doc = load_file(_write(tmp_path, "crlf.txt", "Titre court\r\n\r\nPremière ligne.\r\nDeuxième ligne.\r\n"))
     assert "\r" not in doc.text
-    assert doc.text == "Titre court\n\nPremière ligne.\nDeuxième ligne."
+    assert doc.text == "Titre court\n\nPremière ligne.\nDeuxième ligne.\n"
+
+
+def test_text_offsets_match_the_file_as_python_reads_it(tmp_path):
+    raw = "# Titre  \n\n\n\nPremier paragraphe avec espaces finaux.   \n\nSecond.\n"
+    path = _write(tmp_path, "offsets.md", raw)
+    assert load_file(path).text == path.read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- metadata of text files
