@@ -100,7 +100,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                 progress("scan", i, len(files))
             key = os.path.abspath(path)
             try:
-                raw = read_bytes(path)
+                raw = read_bytes(path, int(settings.max_file_mb * 2**20))
                 digest = hashlib.sha256(raw).hexdigest()
                 old = old_docs.get(key)
                 if old and old["sha256"] == digest:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf",
              ".docx": "docx", ".html": "html", ".htm": "html"}
-MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_FILE_BYTES = 20 * 1024 * 1024      # default of Settings.max_file_mb
 
 
 class LoadError(Exception):
@@ -58,14 +58,14 @@ def load_folder(folder: str | os.PathLike) -> tuple[list[Document], list[Skipped
     return docs, skipped
 
 
-def load_file(path: str | os.PathLike, raw: bytes | None = None) -> Document:
+def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """Load one file. Raises `LoadError` with a one-line reason when it can't be used."""
     path = Path(path)
     fmt = SUPPORTED.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"unsupported file type '{path.suffix or path.name}' (use .txt .md .pdf .docx .html)")
     if raw is None:
-        raw = read_bytes(path)
+        raw = read_bytes(path, max_bytes)
     if not raw.strip():
         raise LoadError("empty file")
     try:
@@ -89,13 +89,15 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None) -> Document:
                     sha256=hashlib.sha256(raw).hexdigest(), format=fmt)
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; a file over `max_bytes` is refused before reading (bounded memory)."""
     try:
         if path.is_symlink() and not path.exists():
             raise LoadError("broken or looping symbolic link")
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(f"too large ({size // 2**20} MB > {MAX_FILE_BYTES // 2**20} MB)")
+        if size > max_bytes:
+            raise LoadError(f"too large ({size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB; "
+                            "raise RAG_MAX_FILE_MB to index it)")
         return path.read_bytes()
     except PermissionError:
         raise LoadError("permission denied") from None

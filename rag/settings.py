@@ -31,6 +31,9 @@ class Settings:
     # LLM: a GGUF file; empty = the Qwen2.5-Coder-1.5B-Instruct Q4_K_M from the PyPI parts
     llm_model: str = ""
 
+    # Larger files are skipped with a reason: embedding 50 MB of text takes hours on 2 cores.
+    max_file_mb: float = 20.0
+
     # --- chunking ------------------------------------------------------------
     chunk_words: int = 100              # target words per chunk (sentences are never cut)
     chunk_max_words: int = 160          # hard cap, except a single sentence longer than it

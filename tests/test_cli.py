@@ -60,3 +60,54 @@ def test_missing_model_is_a_clear_error(sample_settings, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Qui ?", "--index", sample_settings.index_dir],
                           capture_output=True, text=True, env=env, timeout=300)
     assert_one_line_error(proc, 1, "LLM file not found")
+
+
+def test_messy_folder_is_indexed_with_a_report(tmp_path, sample_settings):
+    """Every good briefing indexed, each bad file skipped with a one-line reason, exit code 0."""
+    import io
+    import os
+    import random
+
+    from pypdf import PdfWriter
+
+    d = tmp_path / "messy"
+    d.mkdir()
+    good = {
+        "bonne note.md": "# Note\n\nLa trêve de 30 jours a été proposée par Donald Trump.".encode(),
+        "accents éà 🚀.txt": "Titre\n\nLes alliés européens soutiennent le cessez-le-feu.".encode(),
+        "cp1252.txt": "Résumé\n\nLa délégation russe était de bas niveau à Istanbul.".encode("cp1252"),
+        "latin1.txt": "Réunion\n\nLe président français a exhorté Moscou à accepter la trêve.".encode("latin-1"),
+        "utf16.txt": "Note UTF-16\n\nL'alliance Weimar+ regroupe plusieurs pays européens.".encode("utf-16"),
+        "nul.txt": b"Coalition\n\nLa Coalition des volontaires\x00 soutient l'Ukraine.",
+        "longline.txt": b"Ligne " + b"x" * 30_000 + b" fin.",
+    }
+    for name, raw in good.items():
+        (d / name).write_bytes(raw)
+    rnd = random.Random(0)
+    (d / "empty.txt").write_bytes(b"")
+    (d / "random.txt").write_bytes(bytes(rnd.randrange(256) for _ in range(4096)))
+    (d / "truncated.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R")
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.encrypt("secret", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    (d / "locked.pdf").write_bytes(buf.getvalue())
+    (d / "junk.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (d / "scripts.html").write_text("<html><head><script>var a=1;</script><style>p{}</style></head><body>"
+                                    "<script>alert(1)</script></body></html>")
+    with open(d / "huge.txt", "wb") as f:          # sparse 50 MB file: refused before reading
+        f.truncate(50 * 2**20)
+    os.symlink(d / "loop-b", d / "loop-a")
+    os.symlink(d / "loop-a", d / "loop-b")
+
+    proc = rag("index", "build", str(d), "--index", str(tmp_path / "index"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    skipped = {line.split(":", 1)[0].rsplit("/", 1)[-1]: line for line in proc.stderr.splitlines()
+               if line.startswith("skipped")}
+    assert set(skipped) == {"empty.txt", "random.txt", "truncated.pdf", "locked.pdf", "junk.docx",
+                            "scripts.html", "huge.txt", "loop-a", "loop-b"}, proc.stderr
+    assert "password" in skipped["locked.pdf"] and "too large" in skipped["huge.txt"]
+    status = json.loads(rag("index", "status", "--json", "--index", str(tmp_path / "index")).stdout)
+    assert {n.rsplit("/", 1)[-1] for n in status["files"]} == set(good)

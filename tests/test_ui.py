@@ -79,6 +79,70 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _start_server(index_dir, **env_extra):
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", **env_extra)
+    proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--index", index_dir, "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        if proc.poll() is not None:
+            pytest.fail("server exited")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail("server did not start within 120 s")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@pytest.mark.slow
+def test_load_twenty_concurrent_clients_then_memory_over_a_hundred_questions(sample_settings):
+    """Short answers (max 8 tokens, 2 passages) keep this to a few minutes on 2 cores."""
+    from gradio_client import Client
+
+    proc, url = _start_server(sample_settings.index_dir, RAG_MAX_TOKENS="8", RAG_TOP_K="2")
+    try:
+        questions = ["Qui a proposé la trêve de 30 jours ?", "Qu'est-ce que l'alliance Weimar+ ?",
+                     "Quel est le PIB de la France ?", "who proposed the 30-day truce?"]
+        answers, errors = {}, []
+
+        def ask(i):
+            try:
+                answers[i] = Client(url, verbose=False).predict(questions[i % 4], api_name="/chat")
+            except Exception as e:          # noqa: BLE001 - any failure is a lost question
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=900)
+        assert not errors and len(answers) == 20                    # all queued and answered, none lost
+        assert all(isinstance(a, str) and a and not a.startswith("⚠️") for a in answers.values())
+
+        client = Client(url, verbose=False)
+        for _ in range(10):
+            client.predict(questions[0], api_name="/chat")
+        before = _rss_mb(proc.pid)
+        for _ in range(90):
+            client.predict(questions[0], api_name="/chat")
+        after = _rss_mb(proc.pid)
+        print(f"\nserver RSS after 30 questions {before:.0f} MB, after 120 questions {after:.0f} MB")
+        assert after - before < 150, (before, after)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def server(sample_settings):
     port = _free_port()

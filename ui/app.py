@@ -125,7 +125,8 @@ def build_app(service: ChatService) -> gr.Blocks:
         with gr.Tab("Index"):
             status = gr.Markdown(service.status_markdown())
             folder = gr.Textbox(label="Folder of briefings", value=service.default_folder())
-            uploads = gr.File(label="Add files to the briefings (.txt .md .pdf .docx .html, 50 MB max)",
+            uploads = gr.File(label=f"Add files to the briefings (.txt .md .pdf .docx .html, "
+                                    f"{settings.max_file_mb:.0f} MB max)",
                               file_count="multiple", file_types=[".txt", ".md", ".pdf", ".docx", ".html", ".htm"])
             rebuild = gr.Button("Rebuild index", variant="primary")
             report = gr.Textbox(label="Progress and report", lines=8, interactive=False)
@@ -152,7 +153,7 @@ def main(index_dir: str | None = None, host: str = "127.0.0.1", port: int = 7860
     credentials = tuple(auth.split(":", 1)) if auth else None
     print(f"Briefings chat on http://{host}:{port}", flush=True)
     demo.launch(server_name=host, server_port=port, auth=credentials, css=CSS, head=HEAD, show_error=False,
-                max_file_size="50mb", quiet=True)
+                max_file_size=f"{int(settings.max_file_mb)}mb", quiet=True)
 
 
 if __name__ == "__main__":

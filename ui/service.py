@@ -24,7 +24,6 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPLOAD_DIR = "uploaded"
 LOCALHOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -143,8 +142,9 @@ class ChatService:
                 refused.append(f"{src.name}: unsupported type (use .txt .md .pdf .docx .html)")
                 continue
             size = src.stat().st_size if src.exists() else 0
-            if size > MAX_UPLOAD_BYTES:
-                refused.append(f"{src.name}: too large ({size // 2**20} MB > {MAX_UPLOAD_BYTES // 2**20} MB)")
+            limit = self.settings.max_file_mb * 2**20
+            if size > limit:
+                refused.append(f"{src.name}: too large ({size / 2**20:.0f} MB > {self.settings.max_file_mb:.0f} MB)")
                 continue
             target.mkdir(parents=True, exist_ok=True)
             dest = target / name
