@@ -164,3 +164,34 @@ def test_resync_without_folder_uses_the_last_one(folder, settings, embedder):
     write(folder, "z.md", "# Z\n\nUne note de plus.")
     report = build_index(None, settings=settings, embedder=embedder)
     assert [Path(p).name for p in report.added] == ["z.md"]
+
+
+def test_file_deleted_or_unreadable_during_the_build(folder, settings, embedder, monkeypatch):
+    """A file that vanishes between listing and reading, or can't be read, is skipped; the rest is indexed."""
+    import rag.indexing
+
+    write(folder, "vanishing.md", "# Bientôt supprimé\n\nCe fichier disparaît pendant la construction.")
+    write(folder, "locked.md", "# Verrouillé\n\nPas de permission de lecture.")
+    real = rag.indexing.read_bytes
+
+    def flaky(path, *args):
+        if path.name == "vanishing.md":
+            path.unlink()
+        if path.name == "locked.md":
+            raise rag.indexing.LoadError("permission denied")   # what read_bytes says on EACCES
+        return real(path, *args)
+
+    monkeypatch.setattr(rag.indexing, "read_bytes", flaky)
+    report = build_index(folder, settings=settings, embedder=embedder)
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert reasons == {"vanishing.md": "file disappeared while reading", "locked.md": "permission denied"}
+    assert docs_in_index(settings) == {"a.md", "b.txt", "c.md"}
+
+
+def test_permission_error_message(tmp_path, monkeypatch):
+    from rag.loaders import LoadError, read_bytes
+
+    p = write(tmp_path, "x.txt", "texte")
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    with pytest.raises(LoadError, match="permission denied"):
+        read_bytes(p)
