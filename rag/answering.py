@@ -142,7 +142,7 @@ class Assistant:
         gate = evidence_gate(query, hits, s.min_dense_score, s.min_keyword_coverage)
         base = dict(question=q, language=language, query=query, hits=hits)
         if not gate.found:
-            timings["total"] = time.perf_counter() - t0
+            timings["first_token"] = timings["total"] = time.perf_counter() - t0
             text = NOT_FOUND[language]
             yield StreamEvent(delta=text)
             yield StreamEvent(answer=Answer(text=text, found=False, timings=timings, **base))
