@@ -64,13 +64,20 @@ class Embedder:
         return self._encode(texts, "query")
 
     def passages(self, texts: list[str], progress=None) -> np.ndarray:
-        """Embed passages; `progress(n_done)` is called after each batch."""
-        out = []
-        for i in range(0, len(texts), self.batch_size):
-            out.append(self._encode(texts[i:i + self.batch_size], "passage"))
+        """Embed passages; `progress(n_done)` is called after each batch.
+
+        Texts are batched longest first, as sentence-transformers does within one
+        `encode` call: batches of similar lengths waste little on padding, so
+        embedding batch by batch (for progress) costs no more than one bare call.
+        """
+        out = np.zeros((len(texts), self.dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for i in range(0, len(order), self.batch_size):
+            rows = order[i:i + self.batch_size]
+            out[rows] = self._encode([texts[r] for r in rows], "passage")
             if progress:
-                progress(len(out[-1]))
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+                progress(len(rows))
+        return out
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
