@@ -100,14 +100,18 @@ class BM25Index:
 
     @classmethod
     def build(cls, texts: list[str]) -> "BM25Index":
+        return cls.from_terms([analyze(t) for t in texts])
+
+    @classmethod
+    def from_terms(cls, corpus: list[list[str]]) -> "BM25Index":
+        """Index already analysed texts (one list of terms per chunk)."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)     # it logs every build at DEBUG
         retriever = bm25s.BM25(k1=1.2, b=0.75)
-        corpus = [analyze(t) or [""] for t in texts]
-        if texts:
-            retriever.index(corpus, show_progress=False)
-        return cls(retriever, len(texts))
+        if corpus:
+            retriever.index([terms or [""] for terms in corpus], show_progress=False)
+        return cls(retriever, len(corpus))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros when no query term is known)."""

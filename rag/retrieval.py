@@ -34,10 +34,11 @@ class Filters:
 class Retriever:
     """Searches the live index; picks up a newly built index on the next query."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings):
+    def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings, index: LoadedIndex | None = None):
         self.store, self.embedder, self.settings = store, embedder, settings
         self._lock = threading.Lock()
-        self.index: LoadedIndex = store.load(expected_settings(settings, embedder))
+        # `index` given: search that one (benchmarks on synthetic indexes); else the live one
+        self.index: LoadedIndex = index or store.load(expected_settings(settings, embedder))
 
     @classmethod
     def load(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
@@ -47,7 +48,7 @@ class Retriever:
     def refresh(self) -> LoadedIndex:
         """Switch to a newer generation if a build completed since the last query."""
         current = self.store.current()
-        if current is not None and current != self.index.path:
+        if current is not None and self.index.path is not None and current != self.index.path:
             with self._lock:
                 if current != self.index.path:
                     self.index = self.store.load(expected_settings(self.settings, self.embedder))

@@ -7,7 +7,7 @@ Layout of `index_dir`:
         manifest.json    format version, models, chunking settings, per-file hashes
         chunks.jsonl     one chunk per line (doc, start, end, text, title, date)
         vectors.npy      float32 embeddings, row i = chunk i (reused by incremental builds)
-        dense.faiss      FAISS index over the vectors (flat below 50k chunks, HNSW above)
+        dense.faiss      FAISS index over the vectors (exact below 50k chunks, IVF above)
         bm25/            bm25s arrays (numpy, no pickle) and vocabulary (JSON)
     .build.lock          held by the one build allowed at a time
 
@@ -38,12 +38,12 @@ from .lexical import BM25Index
 from .schema import Chunk
 
 FORMAT_VERSION = 1
-FLAT_MAX = 50_000            # exact search below this many chunks, HNSW above
+FLAT_MAX = 50_000            # exact search up to this many chunks, IVF above (see make_faiss)
 
 
 @dataclass
 class LoadedIndex:
-    path: Path
+    path: Path | None          # None for an index made in memory (benchmarks)
     manifest: dict
     chunks: list[Chunk]
     vectors: np.ndarray
@@ -55,16 +55,26 @@ class LoadedIndex:
 
 
 def make_faiss(vectors: np.ndarray):
-    """Exact inner product for small indexes; HNSW (recall checked in bench/) for large ones."""
+    """Exact inner product up to FLAT_MAX chunks; above, an inverted-file index (IVF).
+
+    Measured by bench/search.py: exact search takes ~14 ms at 100k chunks and grows
+    linearly. IVF with 4·sqrt(n) lists, of which 1/16 are probed, kept recall@10
+    against exact search at 0.98 on 100k synthetic chunks with sub-millisecond
+    searches, and builds faster than HNSW at that recall (HNSW M=32 needed
+    efConstruction 200: 24 s vs 5 s at 100k).
+    """
     import faiss
 
     n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
     if n <= FLAT_MAX:
         index = faiss.IndexFlatIP(dim or 1)
     else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        # k-means wants ~40+ training points per list
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 40))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        train = vectors[np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)]
+        index.train(np.ascontiguousarray(train))
+        index.nprobe = max(16, nlist // 16)         # saved with the index
     if n:
         index.add(vectors)
     return index
