@@ -1,0 +1,160 @@
+"""Retrieval latency of `search` at 1k, 10k, 100k and 1M chunks, and the recall of approximate FAISS.
+
+    python -m bench.search                                   # PIAF, sizes 1k 10k 100k 1M
+    python -m bench.search --sizes 1000,10000 --queries 50
+
+The corpus is grown synthetically from a real index (PIAF by default): beyond
+the real chunks, each synthetic vector mixes two real ones plus Gaussian noise
+(renormalised), and each synthetic text is a real chunk's analysed terms with
+one term dropped. Queries are real dev questions.
+
+Per size: p50/p95 of the hybrid `Retriever.search` excluding the query
+embedding (a vector is passed in) and including it, of the dense FAISS search
+alone, and of the BM25 scoring alone; the FAISS index type that
+`rag.store.make_faiss` chose for that size, its build time and its recall@10
+against exact search (baseline: exact inner product over the same vectors,
+timed too). Targets: p50 < 10 ms at 10k and < 50 ms at 1M excluding
+embedding; recall >= 0.95 where FAISS is approximate.
+"""
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from bench.common import PIAF, console, peak_rss_mb, percentile, ratio, save, table
+
+app = typer.Typer(add_completion=False)
+
+
+def grow(vectors: np.ndarray, terms: list[list[str]], n: int, seed: int = 0):
+    """`n` vectors and term lists: the real ones first, then perturbed mixes of them."""
+    rng = np.random.default_rng(seed)
+    n0, dim = vectors.shape
+    if n <= n0:
+        return vectors[:n].copy(), terms[:n], np.arange(n)
+    out = np.empty((n, dim), np.float32)
+    out[:n0] = vectors
+    base = np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)])
+    for lo in range(n0, n, 100_000):
+        hi = min(lo + 100_000, n)
+        a = vectors[base[lo:hi]]
+        b = vectors[rng.integers(0, n0, hi - lo)]
+        alpha = rng.uniform(0.6, 1.0, (hi - lo, 1)).astype(np.float32)
+        x = alpha * a + (1 - alpha) * b + rng.normal(0, 0.2 / np.sqrt(dim), (hi - lo, dim)).astype(np.float32)
+        out[lo:hi] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    grown = list(terms)
+    for i in range(n0, n):
+        t = terms[base[i]]
+        j = i % max(len(t), 1)
+        grown.append(t[:j] + t[j + 1:])
+    return out, grown, base
+
+
+def measure(fn, repeats: list) -> list[float]:
+    times = []
+    for args in repeats:
+        t = time.perf_counter()
+        fn(*args)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def run(corpus: Path, sizes: list[int], n_queries: int, work: Path, flat_max: int | None) -> list[dict]:
+    import faiss
+
+    from rag import store as store_mod
+    from rag.embedding import Embedder
+    from rag.evaluation import load_questions, sample
+    from rag.indexing import build_index
+    from rag.lexical import BM25Index, analyze
+    from rag.retrieval import Retriever
+    from rag.schema import Chunk
+    from rag.settings import Settings
+    from rag.store import IndexStore, LoadedIndex, make_faiss, searchable_text
+
+    if flat_max is not None:
+        store_mod.FLAT_MAX = flat_max
+    settings = Settings.from_env(index_dir=str(work / "index"))
+    embedder = Embedder.load(settings)
+    build_index(corpus, settings=settings, embedder=embedder)
+    real = IndexStore(settings.index_dir).load()
+    real_terms = [analyze(searchable_text(c)) for c in real.chunks]
+    questions_file = corpus.parent / "dev.jsonl"
+    if questions_file.exists():
+        questions = [q.question for q in sample(load_questions(questions_file), n_queries, seed=0)]
+    else:
+        questions = [c.text.split(".")[0] for c in random.Random(0).sample(real.chunks, min(n_queries,
+                                                                                            len(real.chunks)))]
+    qvecs = embedder.queries(questions)
+    rows = []
+    for n in sizes:
+        console.print(f"[dim]{n:,} chunks: growing the corpus ...[/]")
+        vectors, terms, base = grow(real.vectors, real_terms, n)
+        chunks = [real.chunks[b] for b in base]          # shared objects: texts are not copied
+        t = time.perf_counter()
+        dense = make_faiss(vectors)
+        faiss_build = time.perf_counter() - t
+        t = time.perf_counter()
+        bm25 = BM25Index.from_terms(terms)
+        bm25_build = time.perf_counter() - t
+        del terms
+        index = LoadedIndex(None, {}, chunks, vectors, dense, bm25)
+        retriever = Retriever(IndexStore(work / "none"), embedder, settings, index=index)
+        depth = settings.candidates
+        kind = type(dense).__name__
+
+        # warm caches once, then time each query
+        retriever.search(questions[0], query_vector=qvecs[0])
+        hybrid = measure(lambda q, v: retriever.search(q, query_vector=v), list(zip(questions, qvecs)))
+        with_embed = measure(lambda q: retriever.search(q), [(q,) for q in questions])
+        dense_t = measure(lambda v: dense.search(v[None, :], depth), [(v,) for v in qvecs])
+        bm25_t = measure(lambda q: bm25.scores(q), [(q,) for q in questions])
+        exact_t = measure(lambda v: faiss.knn(v[None, :], vectors, depth, faiss.METRIC_INNER_PRODUCT),
+                          [(v,) for v in qvecs])
+        # recall@10 of the chosen FAISS index against exact search on the same vectors
+        _, truth = faiss.knn(qvecs, vectors, 10, faiss.METRIC_INNER_PRODUCT)
+        _, got = dense.search(qvecs, 10)
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)]))
+        rows.append({
+            "chunks": n, "faiss": kind, "faiss_build_s": faiss_build, "bm25_build_s": bm25_build,
+            "hybrid_p50_ms": percentile(hybrid, 50), "hybrid_p95_ms": percentile(hybrid, 95),
+            "with_embedding_p50_ms": percentile(with_embed, 50), "with_embedding_p95_ms": percentile(with_embed, 95),
+            "dense_p50_ms": percentile(dense_t, 50), "exact_dense_p50_ms": percentile(exact_t, 50),
+            "bm25_p50_ms": percentile(bm25_t, 50), "recall@10_vs_exact": recall,
+            "peak_rss_mb": peak_rss_mb(), "queries": len(questions),
+        })
+        show(rows[-1:])
+        del index, retriever, dense, bm25, vectors, chunks
+    return rows
+
+
+def show(rows: list[dict]) -> None:
+    table("search latency (ms) by index size", [
+        "chunks", "FAISS index", "hybrid p50", "hybrid p95", "+embed p50", "+embed p95", "dense p50",
+        "exact p50 (baseline)", "dense/exact", "BM25 p50", "recall@10 vs exact", "FAISS build s"], [
+        [r["chunks"], r["faiss"], r["hybrid_p50_ms"], r["hybrid_p95_ms"], r["with_embedding_p50_ms"],
+         r["with_embedding_p95_ms"], r["dense_p50_ms"], r["exact_dense_p50_ms"],
+         ratio(r["dense_p50_ms"], r["exact_dense_p50_ms"]), r["bm25_p50_ms"], r["recall@10_vs_exact"],
+         r["faiss_build_s"]] for r in rows])
+
+
+@app.command()
+def main(corpus: Path = typer.Option(PIAF / "docs", help="Folder of real documents to grow from"),
+         sizes: str = typer.Option("1000,10000,100000,1000000", help="Comma-separated index sizes"),
+         queries: int = typer.Option(200, help="Real questions timed per size"),
+         flat_max: int = typer.Option(None, help="Override rag.store.FLAT_MAX (exact search up to this size)"),
+         out: Path = typer.Option(None, help="Folder for the JSON results")):
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        rows = run(corpus, [int(x) for x in sizes.split(",")], queries, Path(tmp), flat_max)
+    if len(rows) > 1:
+        show(rows)
+    save("search", {"sizes": rows}, out)
+
+
+if __name__ == "__main__":
+    app()

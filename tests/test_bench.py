@@ -1,0 +1,67 @@
+"""The benchmarks keep working: each runs on a tiny input and writes sensible results.
+
+Only behaviour is checked here (the figures exist, re-sync re-embeds only the
+changed file, approximate search finds the exact neighbours); timings are the
+benchmarks' business, not the tests'.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+
+
+def run_bench(module: str, *args: str, out) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.run([sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "┃" in proc.stdout or "|" in proc.stdout          # a table was printed
+    return json.loads((out / f"{module}.json").read_text())
+
+
+def test_build_bench_on_the_samples(tmp_path):
+    r = run_bench("build", "--corpus", str(SAMPLES), out=tmp_path)
+    assert r["documents"] >= 8 and r["chunks"] > r["documents"]
+    assert r["build_s"] > 0 and r["bare_embed_s"] > 0 and r["embed_s"] <= r["build_s"]
+    assert r["resync_nochange_wrote"] is False                 # nothing changed: nothing rewritten
+    assert r["one_file_reembedded"] == r["one_file_chunks"] < r["one_file_total_chunks"]
+    assert r["machine"]["nproc"] >= 1
+
+
+def test_search_bench_exercises_exact_and_approximate_indexes(tmp_path):
+    r = run_bench("search", "--corpus", str(SAMPLES), "--sizes", "30,3000", "--queries", "5", "--flat-max", "1000",
+                  out=tmp_path)
+    small, large = r["sizes"]
+    assert small["chunks"] == 30 and small["faiss"] == "IndexFlatIP" and small["recall@10_vs_exact"] == 1.0
+    assert large["chunks"] == 3000 and large["faiss"] != "IndexFlatIP"
+    assert large["recall@10_vs_exact"] >= 0.9
+    assert 0 < large["hybrid_p50_ms"] <= large["hybrid_p95_ms"]
+
+
+def test_grow_keeps_real_data_first_and_normalises():
+    import numpy as np
+
+    from bench.search import grow
+
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(5, 8)).astype("float32")
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    terms = [["a", "b", "c"], ["d"], ["e", "f"], ["g", "h"], ["i"]]
+    out, grown, base = grow(v, terms, 50)
+    assert out.shape == (50, 8) and np.allclose(out[:5], v) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    assert grown[:5] == terms and all(set(grown[i]) <= set(terms[base[i]]) for i in range(50))
+
+
+@pytest.mark.slow
+def test_answer_bench_on_the_example_questions(tmp_path):
+    r = run_bench("answer", "--piaf", "0", "--server-questions", "2", out=tmp_path)
+    rows = r["answers"]["questions"]
+    assert len(rows) == 2 and all(x["found"] and x["prompt_tokens"] > 50 for x in rows)
+    assert all(x["ttft_s"] > 0 and x["bare_ttft_s"] > 0 for x in rows)
+    assert set(r["answers"]["sequence"]) == {"question 1", "question 2"}
+    server = r["server"]
+    assert server["questions"] == 2 and server["rss_after_mb"] > 100 and server["peak_rss_mb"] >= server["rss_after_mb"]
