@@ -139,7 +139,7 @@ class Assistant:
         qvec = self.retriever.embedder.queries([query])[0]
         hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec)
         timings["retrieve"] = time.perf_counter() - t
-        gate = evidence_gate(query, hits, s.min_dense_score, s.min_keyword_coverage)
+        gate = evidence_gate(query, hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross)
         base = dict(question=q, language=language, query=query, hits=hits)
         if not gate.found:
             timings["first_token"] = timings["total"] = time.perf_counter() - t0

@@ -43,14 +43,16 @@ class Evidence:
     missing_terms: tuple[str, ...] = ()
 
 
-def evidence_gate(question: str, hits: list[Hit], min_dense: float, min_coverage: float) -> Evidence:
+def evidence_gate(question: str, hits: list[Hit], min_dense: float, min_coverage: float,
+                  min_dense_cross: float | None = None) -> Evidence:
     """Is there a passage relevant enough to try answering?
 
     Yes when one passage holds most of the question's content words, or when the
     embeddings are close enough and no key term of the question (name, acronym,
     number: "PIB", "iPhone", "Brésil") is missing from every passage. Key terms are
     only required when question and passages share a language: names change across
-    languages (Putin / Poutine).
+    languages (Putin / Poutine). For the same reason an English question over French
+    passages scores lower cosines, so it gets its own threshold `min_dense_cross`.
     """
     if not hits:
         return Evidence(False, 0.0, 0.0)
@@ -58,7 +60,10 @@ def evidence_gate(question: str, hits: list[Hit], min_dense: float, min_coverage
     texts = [searchable_text_of(h) for h in hits]
     coverage = max(keyword_support(question, t) for t in texts)
     missing = missing_key_terms(question, texts)
-    found = coverage >= min_coverage or (best_dense >= min_dense and not missing)
+    threshold = min_dense
+    if min_dense_cross is not None and 2 * sum(same_language(question, t) for t in texts) < len(texts):
+        threshold = min_dense_cross
+    found = coverage >= min_coverage or (best_dense >= threshold and not missing)
     return Evidence(found, best_dense, coverage, tuple(missing))
 
 

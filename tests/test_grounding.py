@@ -88,3 +88,14 @@ def test_not_found_detection():
     assert looks_not_found("NOT_FOUND")
     assert looks_not_found("Les passages ne mentionnent pas le PIB.")
     assert not looks_not_found("Donald Trump a proposé la trêve [1].")
+
+
+def test_evidence_gate_uses_the_cross_language_threshold_only_across_languages():
+    french = [Hit("/b/a.md", 0, 80, "La trêve de trente jours a été proposée par le président américain.", 1.0,
+                  chunk_id=0, dense_score=0.81)]
+    english = [Hit("/b/a.md", 0, 80, "The thirty-day truce was proposed by the American president.", 1.0,
+                   chunk_id=0, dense_score=0.81)]
+    q = "who backed that plan?"            # no content word in common: only the cosine can let it through
+    assert evidence_gate(q, french, 0.82, 0.75, 0.80).found          # English question, French passage
+    assert not evidence_gate(q, english, 0.82, 0.75, 0.80).found     # same language: the higher bar
+    assert not evidence_gate(q, french, 0.82, 0.75).found            # no cross-language bar given
