@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama.cpp's default -march=native build crashes on this CPU family (AMX); build portable.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: setup run ask serve test models index browser clean
+.PHONY: setup run ask serve test models index browser clean bench eval
 
 setup: $(VENV)/.installed models
 
@@ -44,6 +44,17 @@ browser:
 
 test: models browser
 	$(BIN)/python -m pytest
+
+# Tools, not tests (tens of minutes on 2 cores); figures and how to read them: bench/README.md
+bench: models
+	mkdir -p artifacts/bench
+	$(BIN)/python -m bench.build --out artifacts/bench
+	$(BIN)/python -m bench.search --out artifacts/bench
+	$(BIN)/python -m bench.answer --out artifacts/bench
+
+eval: models
+	mkdir -p artifacts/bench
+	$(BIN)/rag eval --answers 100 --out artifacts/bench/eval-piaf.json
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/gen-* index/.tmp-*

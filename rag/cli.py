@@ -208,7 +208,7 @@ def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help=
                          console=err, transient=True) as bar:
             def factory(label, total):
                 task = bar.add_task(label, total=total)
-                return lambda done, _total: bar.update(task, advance=1)
+                return lambda done, total: bar.update(task, completed=done, total=total)
 
             results = run_eval(corpus, questions, work_dir or tmp, settings=_settings(), answers=answers,
                                seed=seed, limit=limit, progress_factory=factory)

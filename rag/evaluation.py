@@ -242,6 +242,19 @@ def as_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _embed_progress(bar, label):
+    """A build progress callback that shows the embedding stage (the slow one) on one bar."""
+    state = {}
+
+    def progress(stage, done, total):
+        if stage == "embed":
+            if "update" not in state:
+                state["update"] = bar(label, total) or (lambda d, t: None)
+            state["update"](done, total)
+
+    return progress
+
+
 def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Path, settings=None,
              answers: int = 100, seed: int = 0, limit: int | None = None, modes=("dense", "bm25", "hybrid"),
              progress_factory=None) -> dict:
@@ -262,13 +275,14 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
         qs = sample(qs, limit, seed)
     embedder = Embedder.load(settings)
     full = settings.replace(index_dir=str(work_dir / "index"))
-    report = build_index(corpus, settings=full, embedder=embedder)
+    report = build_index(corpus, settings=full, embedder=embedder, progress=_embed_progress(bar, "indexing"))
     retriever = Retriever.load(full, embedder)
     results: dict = {"corpus": str(corpus), "questions_file": str(questions_file), "seed": seed,
                      "index": {"documents": report.documents, "chunks": report.chunks},
                      "settings": {k: getattr(settings, k) for k in (
                          "chunk_words", "chunk_max_words", "chunk_overlap", "top_k", "rrf_k", "dense_weight",
-                         "bm25_weight", "min_dense_score", "min_keyword_coverage", "passage_sentences")},
+                         "bm25_weight", "min_dense_score", "min_dense_score_cross", "min_keyword_coverage",
+                         "passage_sentences")},
                      "retrieval": {}}
     evaluator = RetrievalEvaluator(qs, progress=bar("retrieval", len(qs) * len(modes)))
     for mode in modes:
@@ -286,7 +300,8 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
     results["oracle"] = OracleEvaluator(picked, corpus, bar("oracle", len(picked)))(assistant)
     reduced = without_documents(corpus, {q.doc for q in picked}, work_dir / "corpus-without-gold")
     lacking = settings.replace(index_dir=str(work_dir / "index-without-gold"))
-    build_index(reduced, settings=lacking, embedder=embedder)
+    build_index(reduced, settings=lacking, embedder=embedder,
+                progress=_embed_progress(bar, "indexing without the gold documents"))
     refusal = RefusalEvaluator(picked, bar("refusal", len(picked)))(
         Assistant(lacking, Retriever.load(lacking, embedder), llm))
     results["refusal"] = {"not_found_without_gold": refusal["not_found"],
