@@ -7,8 +7,18 @@ BIN    := $(VENV)/bin
 SAMPLES := samples/briefings
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-# llama.cpp's default -march=native build crashes on this CPU family (AMX); build portable.
-export CMAKE_ARGS := -DGGML_NATIVE=OFF
+# llama.cpp's default -march=native build crashes on this CPU family (AMX), so never native.
+# Portable AVX2 build, plus the AVX-512 kernels when this CPU has them: measured here, prompt
+# processing went from 73 to 97-104 tokens/s with the same answers (bench/README.md).
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF
+ifneq ($(filter avx512f,$(CPU_FLAGS)),)
+LLAMA_CMAKE += -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON
+LLAMA_CMAKE += $(if $(filter avx512vbmi,$(CPU_FLAGS)),-DGGML_AVX512_VBMI=ON)
+LLAMA_CMAKE += $(if $(filter avx512_vnni,$(CPU_FLAGS)),-DGGML_AVX512_VNNI=ON)
+LLAMA_CMAKE += $(if $(filter avx512_bf16,$(CPU_FLAGS)),-DGGML_AVX512_BF16=ON)
+endif
+export CMAKE_ARGS := $(LLAMA_CMAKE)
 
 .PHONY: setup run ask serve test models index browser clean bench eval
 
@@ -18,7 +28,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install torch==2.13.0      # the CPU build, first, so nothing pulls a CUDA build
-	$(BIN)/pip install -e '.[models,test]'
+	# no wheel cache: pip would reuse a llama-cpp-python wheel built with other CMAKE_ARGS
+	$(BIN)/pip install --no-cache-dir -e '.[models,test]'
 	touch $@
 
 models: $(VENV)/.installed

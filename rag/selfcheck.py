@@ -18,14 +18,18 @@ from rag.settings import Settings
 from llama_cpp import Llama
 llm = Llama(model_path=str(llm_path(Settings.from_env())), n_ctx=256, verbose=False)
 out = llm("Paris est la capitale de la", max_tokens=3, temperature=0)
-sys.stdout.write(out["choices"][0]["text"])
+import llama_cpp
+info = llama_cpp.llama_print_system_info().decode()
+simd = [f.split("=")[0].split(":")[-1].strip() for f in info.replace("|", ";").split(";") if f.strip().endswith("= 1")]
+sys.stdout.write(out["choices"][0]["text"] + "\\n" + " ".join(simd))
 """
 
 
 def check_llm(timeout: float = 300) -> tuple[bool, str]:
     proc = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=timeout)
     if proc.returncode == 0:
-        return True, f"llama.cpp OK (continuation: {proc.stdout.strip()!r})"
+        text, _, simd = proc.stdout.strip().partition("\n")
+        return True, f"llama.cpp OK (continuation: {text.strip()!r}; CPU features: {simd or 'unknown'})"
     if proc.returncode < 0:
         return False, (f"llama.cpp crashed (signal {-proc.returncode}) on a short prompt. "
                        "llama-cpp-python was probably built with -march=native: rebuild it with "
