@@ -158,8 +158,8 @@ def run_server(n_questions: int, work: Path) -> dict:
     from rag.indexing import build_index
     from rag.settings import Settings
 
-    s = Settings.from_env(index_dir=str(work / "serve-index"))
-    build_index(ROOT / "samples" / "briefings", settings=s)
+    s = Settings.from_env(index_dir=str(work / "samples"))
+    build_index(ROOT / "samples" / "briefings", settings=s)     # a no-change re-sync after run_answers
     port = _free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     t = time.perf_counter()

@@ -10,11 +10,11 @@ import json
 import os
 import platform
 import resource
-import statistics
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -33,20 +33,12 @@ def timer(into: dict, key: str):
 
 
 def percentile(values, p: float) -> float:
-    """p in [0, 100], linear interpolation (like numpy's default)."""
-    xs = sorted(values)
-    if not xs:
-        return float("nan")
-    if len(xs) == 1:
-        return xs[0]
-    i = (len(xs) - 1) * p / 100
-    lo = int(i)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (i - lo)
+    """p in [0, 100] (numpy's linear interpolation); NaN for no values."""
+    return float(np.percentile(values, p)) if len(values) else float("nan")
 
 
 def median(values) -> float:
-    return statistics.median(values) if values else float("nan")
+    return percentile(values, 50)
 
 
 def peak_rss_mb() -> float:

@@ -52,18 +52,18 @@ def sweep(name: str, variants: list[dict], corpus, evaluator, base, embedder, ca
     return rows
 
 
-def gate_sweep(corpus, base, embedder, questions, work: Path, n: int) -> list[dict]:
+def gate_sweep(corpus, base, embedder, questions, cache: dict, n: int) -> list[dict]:
     from rag.evaluation import sample, without_documents
     from rag.grounding import evidence_gate
     from rag.indexing import build_index
     from rag.retrieval import Retriever
 
     picked = sample(questions, n, seed=0)
+    work = Path(cache["work"])
     lacking_dir = without_documents(corpus, {q.doc for q in picked}, work / "without-gold")
     lacking = base.replace(index_dir=str(work / "idx-without-gold"))
     build_index(lacking_dir, settings=lacking, embedder=embedder)
-    full = Retriever.load(base.replace(index_dir=str(work / f"idx-{base.chunk_words}-{base.chunk_max_words}-"
-                                                             f"{base.chunk_overlap}")), embedder)
+    full = _retriever(corpus, base, embedder, cache)
     without = Retriever.load(lacking, embedder)
     hits = {name: [r.search(q.question, k=base.top_k) for q in picked] for name, r in
             (("full", full), ("without", without))}
@@ -111,20 +111,14 @@ def main(corpus: Path = typer.Option(PIAF / "docs"), questions: Path = typer.Opt
                 {}, {"rrf_k": 20}, {"rrf_k": 100}, {"dense_weight": 1.5}, {"bm25_weight": 1.5},
                 {"candidates": 20}, {"candidates": 100}], corpus, evaluator, base, embedder, cache)
         if "top_k" in wanted:
-            r = _retriever(corpus, base, embedder, cache)
-            rows = []
-            for k in (3, 4, 5, 6):
-                ev = RetrievalEvaluator(qs, ks=(k,), budget_chars=3000)
-                ev._vectors = evaluator._vectors
-                m = ev(r, "hybrid")
-                rows.append({"top_k": k, f"recall@k": m[f"recall@{k}"]})
+            ks = (3, 4, 5, 6)
+            m = RetrievalEvaluator(qs, ks=ks)(_retriever(corpus, base, embedder, cache), "hybrid")
+            rows = [{"top_k": k, "recall@k": m[f"recall@{k}"]} for k in ks]
             table("top_k: share of questions whose gold span is among the passages given to the LLM",
                   ["top_k", "recall@top_k"], [[x["top_k"], x["recall@k"]] for x in rows])
             results["top_k"] = rows
         if "gate" in wanted:
-            _retriever(corpus, base, embedder, cache)
-            results["gate"] = gate_sweep(corpus, base, embedder, load_questions(questions), Path(tmp),
-                                         gate_questions)
+            results["gate"] = gate_sweep(corpus, base, embedder, load_questions(questions), cache, gate_questions)
     save("tune", results, out)
 
 
