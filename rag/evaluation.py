@@ -16,6 +16,7 @@ overlaps the gold span.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -34,9 +35,12 @@ class Question:
     id: str
     question: str
     answer: str
-    doc: str          # file name in the corpus folder
+    doc: str          # file name in the corpus folder ("" when unanswerable)
     start: int
     end: int
+    lang: str = "fr"
+    answerable: bool = True
+    kind: str = ""
 
 
 def load_questions(path: str | Path) -> list[Question]:
@@ -45,9 +49,25 @@ def load_questions(path: str | Path) -> list[Question]:
         for line in f:
             if line.strip():
                 d = json.loads(line)
-                out.append(Question(str(d["id"]), d["question"], d["answer"], d["doc"], int(d["start"]),
-                                    int(d["end"])))
+                out.append(Question(str(d["id"]), d["question"], d.get("answer") or "", d.get("doc") or "",
+                                    int(d.get("start", -1)), int(d.get("end", -1)), d.get("lang", "fr"),
+                                    bool(d.get("answerable", True)), d.get("kind", "")))
     return out
+
+
+def translated(questions: list[Question], path: str | Path) -> list[Question]:
+    """The questions that have a translation in `path` (JSONL of id, question), with that text.
+
+    >>> translated([Question("7", "Qui ?", "X", "a.md", 0, 1)], "/dev/null")
+    []
+    """
+    text = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                d = json.loads(line)
+                text[str(d["id"])] = d["question"]
+    return [dataclasses.replace(q, question=text[q.id], lang="en") for q in questions if q.id in text]
 
 
 def sample(questions: list[Question], n: int, seed: int = 0) -> list[Question]:
@@ -126,28 +146,50 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-class AnswerEvaluator:
-    """Correctness, token F1, citation precision, cited share and found rate of answers."""
-
-    def __init__(self, questions: list[Question], progress=None):
-        self.questions = questions
-        self.progress = progress
-
-    def __call__(self, assistant) -> dict:
-        rows = []
-        for i, q in enumerate(self.questions):
-            a = assistant.answer(q.question)
-            rows.append(score_answer(a.text, a.found, [(c.doc, c.start, c.end) for c in a.citations], q))
-            if self.progress:
-                self.progress(i + 1, len(self.questions))
-        return summarize(rows)
+# Where a wrong answer to an answerable question is lost, in pipeline order.
+LOSS_STAGES = ("correct", "retrieval", "focus", "gate", "answerability", "generation", "check")
 
 
-def score_answer(text: str, found: bool, citations: list[tuple[str, int, int]], q: Question) -> dict:
-    good = [overlaps(d, s, e, q) for d, s, e in citations]
-    return {"correct": found and normalize(q.answer) in normalize(text), "f1": token_f1(text, q.answer) if found
-            else 0.0, "cited": bool(citations), "found": found, "citation_hits": sum(good),
-            "citations": len(good)}
+def loss_stage(answer, q: Question) -> str:
+    """The first stage of the pipeline at which the gold answer was lost ("correct" when it was not).
+
+    retrieval: no passage given to the LLM overlaps the gold span; focus: the sentences shown
+    of those passages miss it; gate: the evidence gate refused before the LLM; answerability:
+    the model judged the passages insufficient; generation: the LLM's reply lacks the gold
+    answer although it was shown; check: the reply had it, grounding removed or refused it.
+    """
+    if answer.found and normalize(q.answer) in normalize(answer.text):
+        return "correct"
+    if not any(overlaps(h.doc, h.start, h.end, q) for h in answer.hits):
+        return "retrieval"
+    shown = answer.trace.get("shown")
+    if shown is not None and not any(overlaps(d, s, e, q) for d, s, e in shown):
+        return "focus"
+    refused_by = answer.trace.get("refused_by", "")
+    if refused_by in ("gate", "answerability"):
+        return refused_by
+    if normalize(q.answer) not in normalize(answer.raw_text or ""):
+        return "generation"
+    return "check"
+
+
+def score_answer(text: str, found: bool, citations: list[tuple], q: Question) -> dict:
+    """One answer's scores. `citations`: (doc, start, end[, quote_start, quote_end]) per citation.
+
+    A citation is exact when the sentence it highlights (its quote) overlaps the gold span,
+    and right at passage level when the passage does.
+    """
+    passage_ok = [overlaps(c[0], c[1], c[2], q) for c in citations]
+    exact = [overlaps(c[0], c[3], c[4], q) if len(c) > 3 and c[3] >= 0 else ok
+             for c, ok in zip(citations, passage_ok)]
+    correct = bool(q.answer) and found and normalize(q.answer) in normalize(text)
+    return {"correct": correct, "f1": token_f1(text, q.answer) if found and q.answer else 0.0,
+            "cited": bool(citations), "found": found, "citation_hits": sum(exact),
+            "citation_passage_hits": sum(passage_ok), "citations": len(citations)}
+
+
+def citation_tuples(answer) -> list[tuple]:
+    return [(c.doc, c.start, c.end, c.quote_start, c.quote_end) for c in answer.citations]
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -157,10 +199,50 @@ def summarize(rows: list[dict]) -> dict:
         "correct": sum(r["correct"] for r in rows) / n,
         "token_f1": sum(r["f1"] for r in rows) / n,
         "citation_precision": (sum(r["citation_hits"] for r in rows) / cites) if cites else 0.0,
+        "citation_precision_passage": (sum(r.get("citation_passage_hits", r["citation_hits"]) for r in rows)
+                                       / cites) if cites else 0.0,
         "cited": sum(r["cited"] for r in rows) / n,
         "found": sum(r["found"] for r in rows) / n,
         "questions": len(rows),
     }
+
+
+_META = re.compile(r"\b(?:passages?|citing|cit(?:é|e)s?|mentionn[ée]e?s? dans|according to|selon|d'après)\b"
+                   r"[^.\n]{0,25}\[?\d", re.I)
+
+
+def has_meta_talk(text: str) -> bool:
+    """Talk about the prompt instead of the facts: "comme mentionné dans le passage [1]", "citing passage 2"."""
+    return bool(_META.search(re.sub(r"\[\d+\]", lambda m: "", text)) or
+                re.search(r"\b(?:passages?|sentences?|phrases?)\s*\[?\d", text, re.I))
+
+
+class AnswerEvaluator:
+    """Answers on gold-present questions: correctness, citations, found rate, and the loss table."""
+
+    def __init__(self, questions: list[Question], progress=None):
+        self.questions = questions
+        self.progress = progress
+        self.answers: list = []
+
+    def __call__(self, assistant) -> dict:
+        rows, losses, times = [], Counter(), []
+        self.answers = []
+        for i, q in enumerate(self.questions):
+            a = assistant.answer(q.question)
+            self.answers.append(a)
+            row = score_answer(a.text, a.found, citation_tuples(a), q)
+            row["meta_talk"] = a.found and has_meta_talk(a.text)
+            rows.append(row)
+            losses[loss_stage(a, q)] += 1
+            times.append(a.timings.get("total", 0.0))
+            if self.progress:
+                self.progress(i + 1, len(self.questions))
+        out = summarize(rows)
+        out["meta_talk"] = sum(r["meta_talk"] for r in rows) / max(len(rows), 1)
+        out["loss"] = {stage: losses.get(stage, 0) for stage in LOSS_STAGES}
+        out["median_seconds"] = float(np.median(times)) if times else 0.0
+        return out
 
 
 class RefusalEvaluator:
@@ -172,15 +254,28 @@ class RefusalEvaluator:
 
     def __call__(self, assistant) -> dict:
         refused = 0
+        self.answers = []
         for i, q in enumerate(self.questions):
-            refused += not assistant.answer(q.question).found
+            self.answers.append(assistant.answer(q.question))
+            refused += not self.answers[-1].found
             if self.progress:
                 self.progress(i + 1, len(self.questions))
         return {"not_found": refused / max(len(self.questions), 1), "questions": len(self.questions)}
 
 
+def gold_paragraph(q: Question, corpus: str | Path) -> Hit:
+    """The blank-line-delimited paragraph holding the gold span, as a Hit."""
+    path = Path(corpus) / q.doc
+    text = path.read_text(encoding="utf-8")
+    start = text.rfind("\n\n", 0, q.start) + 2 if text.rfind("\n\n", 0, q.start) >= 0 else 0
+    end = text.find("\n\n", q.end)
+    end = len(text) if end < 0 else end
+    title = text.split("\n", 1)[0].lstrip("# ").strip()
+    return Hit(doc=str(path), start=start, end=end, text=text[start:end], score=1.0, title=title)
+
+
 class OracleEvaluator:
-    """The LLM given only the gold paragraph: what generation alone achieves, without retrieval."""
+    """The answering pipeline given only the gold paragraph: its ceiling without retrieval."""
 
     def __init__(self, questions: list[Question], corpus: str | Path, progress=None):
         self.questions = questions
@@ -188,21 +283,51 @@ class OracleEvaluator:
         self.progress = progress
 
     def __call__(self, assistant) -> dict:
-        from .prompting import build_messages, detect_language
-
         rows = []
         for i, q in enumerate(self.questions):
-            path = self.corpus / q.doc
-            text = path.read_text(encoding="utf-8")
-            start = text.rfind("\n\n", 0, q.start) + 2 if text.rfind("\n\n", 0, q.start) >= 0 else 0
-            end = text.find("\n\n", q.end)
-            end = len(text) if end < 0 else end
-            hit = Hit(doc=str(path), start=start, end=end, text=text[start:end], score=1.0)
-            raw = assistant.llm.complete(build_messages(q.question, [hit], detect_language(q.question)))
-            rows.append(score_answer(raw, True, [(hit.doc, start, end)], q))
+            a = assistant.answer_from(q.question, [gold_paragraph(q, self.corpus)])
+            rows.append(score_answer(a.text, a.found, citation_tuples(a), q))
             if self.progress:
                 self.progress(i + 1, len(self.questions))
         return summarize(rows)
+
+
+class BriefingEvaluator:
+    """A QA set with answerable and unanswerable questions (e.g. samples/eval/briefings-qa.jsonl).
+
+    Per language: correct and citation precision on the answerable ones, "not found" on the
+    unanswerable ones (right) and on the answerable ones (wrong). Report only: never tune on it.
+    """
+
+    def __init__(self, questions: list[Question], progress=None):
+        self.questions = questions
+        self.progress = progress
+        self.details: list[dict] = []
+
+    def __call__(self, assistant) -> dict:
+        by_lang: dict[str, dict[str, list]] = {}
+        self.details = []
+        for i, q in enumerate(self.questions):
+            a = assistant.answer(q.question)
+            group = by_lang.setdefault(q.lang or "fr", {"answerable": [], "unanswerable": [], "loss": []})
+            if q.answerable:
+                group["answerable"].append(score_answer(a.text, a.found, citation_tuples(a), q))
+                group["loss"].append(loss_stage(a, q))
+            else:
+                group["unanswerable"].append(not a.found)
+            self.details.append({"id": q.id, "question": q.question, "answerable": q.answerable,
+                                 "found": a.found, "answer": a.text, "gold": q.answer})
+            if self.progress:
+                self.progress(i + 1, len(self.questions))
+        out = {}
+        for lang, g in sorted(by_lang.items()):
+            s = summarize(g["answerable"])
+            out[lang] = {"correct": s["correct"], "citation_precision": s["citation_precision"],
+                         "not_found_unanswerable": sum(g["unanswerable"]) / max(len(g["unanswerable"]), 1),
+                         "not_found_answerable": 1 - s["found"] if g["answerable"] else 0.0,
+                         "answerable": len(g["answerable"]), "unanswerable": len(g["unanswerable"]),
+                         "loss": dict(Counter(g["loss"]))}
+        return out
 
 
 def without_documents(corpus: str | Path, names: set[str], target: str | Path) -> Path:
@@ -227,18 +352,36 @@ def as_markdown(results: dict) -> str:
         for mode, m in retrieval.items():
             lines.append(f"| {mode} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + " |")
         lines.append("")
-    answers = {k: v for k, v in results.items() if k in ("answers", "oracle")}
+    answers = {k: v for k, v in results.items() if k in ("answers", "oracle", "cross_answers", "cross_oracle")}
     if answers:
-        keys = ["correct", "token_f1", "citation_precision", "cited", "found"]
-        lines += ["| answers | " + " | ".join(keys) + " | n |", "|---" * (len(keys) + 2) + "|"]
+        keys = ["correct", "token_f1", "citation_precision", "citation_precision_passage", "cited", "found"]
+        lines += ["| answers | " + " | ".join(keys) + " | meta-talk | median s | n |", "|---" * (len(keys) + 4) + "|"]
         for name, m in answers.items():
-            lines.append(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + f" | {m['questions']} |")
+            lines.append(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in keys)
+                         + f" | {m.get('meta_talk', 0):.3f} | {m.get('median_seconds', 0):.1f} | {m['questions']} |")
         lines.append("")
-    if "refusal" in results:
-        r = results["refusal"]
-        lines += ["| refusal | share | n |", "|---|---|---|",
-                  f"| not found, gold documents removed (right) | {r['not_found_without_gold']:.3f} | {r['questions']} |",
-                  f"| not found, full index (wrong) | {r['not_found_with_gold']:.3f} | {r['questions']} |", ""]
+    refusals = {k: v for k, v in results.items() if k in ("refusal", "cross_refusal")}
+    if refusals:
+        lines += ["| refusal | not found, gold documents removed (right) | not found, full index (wrong) | n |",
+                  "|---|---|---|---|"]
+        for name, r in refusals.items():
+            lines.append(f"| {name} | {r['not_found_without_gold']:.3f} | {r['not_found_with_gold']:.3f} "
+                         f"| {r['questions']} |")
+        lines.append("")
+    losses = {k: v["loss"] for k, v in results.items() if isinstance(v, dict) and "loss" in v}
+    if losses:
+        lines += ["| where answers are lost | " + " | ".join(LOSS_STAGES) + " |", "|---" * (len(LOSS_STAGES) + 1) + "|"]
+        for name, loss in losses.items():
+            lines.append(f"| {name} | " + " | ".join(str(loss.get(st, 0)) for st in LOSS_STAGES) + " |")
+        lines.append("")
+    if results.get("briefings"):
+        lines += ["| briefing set | correct | citation precision | not found, unanswerable (right) "
+                  "| not found, answerable (wrong) | answerable | unanswerable |", "|---" * 7 + "|"]
+        for lang, m in results["briefings"].items():
+            lines.append(f"| {lang} | {m['correct']:.3f} | {m['citation_precision']:.3f} "
+                         f"| {m['not_found_unanswerable']:.3f} | {m['not_found_answerable']:.3f} "
+                         f"| {m['answerable']} | {m['unanswerable']} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -255,12 +398,34 @@ def _embed_progress(bar, label):
     return progress
 
 
+EVAL_DIR = Path(__file__).resolve().parents[1] / "samples" / "eval"
+TRANSLATIONS = EVAL_DIR / "piaf-dev-en.jsonl"
+BRIEFINGS_QA = EVAL_DIR / "briefings-qa.jsonl"
+BRIEFINGS_CORPUS = (Path(__file__).resolve().parents[1] / "samples" / "briefings",
+                    Path(__file__).resolve().parents[2] / "shared" / "seed")
+
+
+def _details(evaluator_answers, questions) -> list[dict]:
+    """One row per question: the answer, its scores and its trace (what `bench/tune.py` re-thresholds)."""
+    return [{"id": q.id, "question": q.question, "gold": q.answer, "answer": a.text, "found": a.found,
+             "stage": loss_stage(a, q), "raw": a.raw_text, "seconds": round(a.timings.get("total", 0.0), 2),
+             **{k: score_answer(a.text, a.found, citation_tuples(a), q)[k] for k in
+                ("correct", "citation_hits", "citation_passage_hits", "citations")},
+             "trace": {k: v for k, v in a.trace.items() if k != "shown"}}
+            for a, q in zip(evaluator_answers, questions)]
+
+
 def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Path, settings=None,
              answers: int = 100, seed: int = 0, limit: int | None = None, modes=("dense", "bm25", "hybrid"),
-             progress_factory=None) -> dict:
+             progress_factory=None, cross: int = 100, translations: str | Path | None = TRANSLATIONS,
+             briefings: str | Path | None = BRIEFINGS_QA, oracle: int | None = None) -> dict:
     """Index `corpus`, score retrieval on all (or `limit`) questions and answers on a seeded sample.
 
-    `answers=0` skips everything that needs the LLM.
+    `answers=0` skips everything that needs the LLM. `cross` of the sampled questions are also
+    asked in English (hand translations in `translations`) over the same French documents, and
+    the `briefings` QA set (answerable and unanswerable questions over samples/briefings and the
+    seed briefing) is reported beside. `oracle` caps the questions of the oracle rows (default:
+    all the sampled ones; 0 = none).
     """
     from .embedding import Embedder
     from .indexing import build_index
@@ -274,36 +439,94 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
     if limit:
         qs = sample(qs, limit, seed)
     embedder = Embedder.load(settings)
-    full = settings.replace(index_dir=str(work_dir / "index"))
-    report = build_index(corpus, settings=full, embedder=embedder, progress=_embed_progress(bar, "indexing"))
-    retriever = Retriever.load(full, embedder)
     results: dict = {"corpus": str(corpus), "questions_file": str(questions_file), "seed": seed,
-                     "index": {"documents": report.documents, "chunks": report.chunks},
                      "settings": {k: getattr(settings, k) for k in (
                          "chunk_words", "chunk_max_words", "chunk_overlap", "top_k", "rrf_k", "dense_weight",
                          "bm25_weight", "min_dense_score", "min_dense_score_cross", "min_keyword_coverage",
-                         "passage_sentences")},
+                         "passage_sentences", "min_answerable", "min_answerable_cross") if hasattr(settings, k)},
                      "retrieval": {}}
-    evaluator = RetrievalEvaluator(qs, progress=bar("retrieval", len(qs) * len(modes)))
-    for mode in modes:
-        results["retrieval"][mode] = evaluator(retriever, mode)
-    if answers <= 0:
+    full = settings.replace(index_dir=str(work_dir / "index"))
+    if modes or answers > 0:
+        report = build_index(corpus, settings=full, embedder=embedder, progress=_embed_progress(bar, "indexing"))
+        results["index"] = {"documents": report.documents, "chunks": report.chunks}
+        retriever = Retriever.load(full, embedder)
+    if modes:
+        evaluator = RetrievalEvaluator(qs, progress=bar("retrieval", len(qs) * len(modes)))
+        for mode in modes:
+            results["retrieval"][mode] = evaluator(retriever, mode)
+    if answers <= 0 and not briefings:
         return results
 
     from .answering import Assistant
     from .llm import LLM
 
-    picked = sample(qs, answers, seed)
     llm = LLM.load(settings)
+    details: dict = {}
+    if answers > 0:
+        _answer_piaf(results, details, corpus, qs, work_dir, settings, full, retriever, embedder, llm, answers,
+                     seed, cross, translations, oracle, bar)
+    if briefings and Path(briefings).is_file():
+        results["briefings"], details["briefings"] = run_briefings(briefings, work_dir, settings, embedder, llm, bar)
+    results["details"] = details
+    return results
+
+
+def _answer_piaf(results, details, corpus, qs, work_dir, settings, full, retriever, embedder, llm, answers, seed,
+                 cross, translations, oracle, bar) -> None:
+    """Answers, cross-language answers, oracle and refusal rows on PIAF (filled into `results`)."""
+    from .answering import Assistant
+    from .indexing import build_index
+    from .retrieval import Retriever
+
+    picked = sample(qs, answers, seed)
+    english = translated(picked, translations)[:cross] if cross and translations and Path(translations).is_file() \
+        else []
     assistant = Assistant(full, retriever, llm)
-    results["answers"] = AnswerEvaluator(picked, bar("answers", len(picked)))(assistant)
-    results["oracle"] = OracleEvaluator(picked, corpus, bar("oracle", len(picked)))(assistant)
+    runs = [("answers", picked)] + ([("cross_answers", english)] if english else [])
+    for name, questions in runs:
+        ev = AnswerEvaluator(questions, bar(name, len(questions)))
+        results[name] = ev(assistant)
+        details[name] = _details(ev.answers, questions)
+    oracle = len(picked) if oracle is None else oracle
+    if oracle > 0:
+        results["oracle"] = OracleEvaluator(picked[:oracle], corpus, bar("oracle", min(oracle, len(picked))))(
+            assistant)
+        if english:
+            results["cross_oracle"] = OracleEvaluator(english[:oracle], corpus, bar("cross_oracle", len(
+                english[:oracle])))(assistant)
     reduced = without_documents(corpus, {q.doc for q in picked}, work_dir / "corpus-without-gold")
     lacking = settings.replace(index_dir=str(work_dir / "index-without-gold"))
     build_index(reduced, settings=lacking, embedder=embedder,
                 progress=_embed_progress(bar, "indexing without the gold documents"))
-    refusal = RefusalEvaluator(picked, bar("refusal", len(picked)))(
-        Assistant(lacking, Retriever.load(lacking, embedder), llm))
-    results["refusal"] = {"not_found_without_gold": refusal["not_found"],
-                          "not_found_with_gold": 1 - results["answers"]["found"], "questions": len(picked)}
-    return results
+    bot = Assistant(lacking, Retriever.load(lacking, embedder), llm)
+    for name, questions in [("refusal", picked)] + ([("cross_refusal", english)] if english else []):
+        ev = RefusalEvaluator(questions, bar(name, len(questions)))
+        refusal = ev(bot)
+        details[name] = _details(ev.answers, questions)
+        present = results["cross_answers" if name == "cross_refusal" else "answers"]
+        results[name] = {"not_found_without_gold": refusal["not_found"],
+                         "not_found_with_gold": 1 - present["found"], "questions": len(questions)}
+
+
+def run_briefings(questions_file, work_dir, settings, embedder, llm, bar=lambda label, total: None):
+    """The briefing QA set on an index of samples/briefings plus the seed briefing (when present)."""
+    import shutil
+
+    from .answering import Assistant
+    from .indexing import build_index
+    from .retrieval import Retriever
+
+    folder = Path(work_dir) / "briefings-corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in BRIEFINGS_CORPUS:
+        if source.is_dir():
+            for p in source.iterdir():
+                if p.is_file():
+                    shutil.copy2(p, folder / p.name)
+    questions = load_questions(questions_file)
+    names = {p.name for p in folder.iterdir()}
+    questions = [q for q in questions if not q.answerable or q.doc in names]
+    s = settings.replace(index_dir=str(Path(work_dir) / "index-briefings"))
+    build_index(folder, settings=s, embedder=embedder)
+    ev = BriefingEvaluator(questions, bar("briefings", len(questions)))
+    return ev(Assistant(s, Retriever.load(s, embedder), llm)), ev.details

@@ -79,6 +79,10 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)     # the passages shown to the LLM
     raw_text: str = ""                                # the LLM's output before grounding
     timings: dict[str, float] = field(default_factory=dict)
+    # How the answer was reached, for evaluation and debugging (not a stable contract):
+    # "shown" the (doc, start, end) sentences the LLM saw, "refused_by" the stage that said
+    # "not found" (gate, answerability, verification, check), model scores and choices.
+    trace: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,18 @@ def test_answer_bench_on_the_example_questions(tmp_path):
     assert set(r["answers"]["sequence"]) == {"question 1", "question 2"}
     server = r["server"]
     assert server["questions"] == 2 and server["rss_after_mb"] > 100 and server["peak_rss_mb"] >= server["rss_after_mb"]
+
+
+def test_refusal_thresholds_are_chosen_from_a_logged_run(tmp_path):
+    def row(p_yes, dense, correct, found=True):
+        return {"found": found, "correct": correct, "citation_hits": int(correct), "citations": 1,
+                "trace": {"gate": {"dense": dense, "coverage": 0.5, "missing": []}, "p_yes": p_yes}}
+    # answerable questions: the model says yes; without their documents: it mostly says no
+    present = [row(0.9 + i / 1000, 0.85, i % 4 != 0) for i in range(40)]
+    absent = [row(0.2 if i % 5 else 0.95, 0.85, False) for i in range(40)]
+    logged = tmp_path / "eval.json"
+    logged.write_text(json.dumps({"details": {"answers": present, "refusal": absent}}))
+    r = run_bench("refusal", str(logged), out=tmp_path)
+    chosen = r["French questions (same language)"]
+    assert 0.2 < chosen["thresholds"]["min_answerable"] <= 0.9          # between the two groups
+    assert chosen["all"]["not_found_with_gold"] == 0 and chosen["all"]["not_found_without_gold"] == 0.8

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from rag.evaluation import (Question, RetrievalEvaluator, as_markdown, load_questions, normalize, overlaps,
-                            run_eval, sample, score_answer, token_f1)
-from rag.schema import Hit
+from rag.evaluation import (BriefingEvaluator, Question, RetrievalEvaluator, as_markdown, has_meta_talk,
+                            load_questions, loss_stage, normalize, overlaps, run_eval, sample, score_answer,
+                            token_f1, translated)
+from rag.schema import Answer, Citation, Hit
 
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 
@@ -34,6 +35,81 @@ def test_answer_scoring():
     row = score_answer("C'est Donald Trump [1].", True, [("/x/a.md", 0, 15), ("/x/c.md", 0, 5)], q())
     assert row["correct"] and row["citation_hits"] == 1 and row["citations"] == 2
     assert not score_answer("Donald Trump", False, [], q())["correct"]
+
+
+def test_citation_precision_is_judged_on_the_highlighted_sentence():
+    # the passage holds the gold span, but the highlighted sentence (quote 0-9) does not
+    row = score_answer("Donald Trump", True, [("/x/a.md", 0, 40, 0, 9)], q())
+    assert row["citation_passage_hits"] == 1 and row["citation_hits"] == 0
+    assert score_answer("Donald Trump", True, [("/x/a.md", 0, 40, 9, 25)], q())["citation_hits"] == 1
+
+
+def hit(start, end, doc="/x/a.md"):
+    return Hit(doc=doc, start=start, end=end, text="x" * (end - start), score=1.0)
+
+
+def test_loss_stage_names_where_the_answer_was_lost():
+    gold = q(10, 20)
+    right = Answer(text="Donald Trump [1].", found=True, hits=[hit(0, 50)])
+    assert loss_stage(right, gold) == "correct"
+    assert loss_stage(Answer(text="Macron", found=True, hits=[hit(30, 50)]), gold) == "retrieval"
+    shown_elsewhere = {"shown": [("/x/a.md", 30, 40)]}
+    assert loss_stage(Answer(text="Macron", found=True, hits=[hit(0, 50)], trace=shown_elsewhere), gold) == "focus"
+    shown = {"shown": [("/x/a.md", 0, 25)]}
+    assert loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)], trace={**shown, "refused_by": "gate"}),
+                      gold) == "gate"
+    assert loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)],
+                             trace={**shown, "refused_by": "answerability"}), gold) == "answerability"
+    assert loss_stage(Answer(text="Macron", found=True, hits=[hit(0, 50)], raw_text="Macron", trace=shown),
+                      gold) == "generation"
+    assert loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)], raw_text="Donald Trump 12",
+                             trace={**shown, "refused_by": "verification"}), gold) == "check"
+
+
+def test_meta_talk_detection():
+    assert has_meta_talk("Elle est de bas niveau, citing passage [1].")
+    assert has_meta_talk("Le chiffre est important, comme mentionné dans le passage [1].")
+    assert has_meta_talk("According to passage [2], Trump proposed it.")
+    assert not has_meta_talk("Donald Trump a proposé la trêve de 30 jours [1].")
+
+
+def test_translations_replace_the_question_text(tmp_path):
+    path = tmp_path / "en.jsonl"
+    path.write_text('{"id": "2", "question": "Who?"}\n', encoding="utf-8")
+    qs = [Question("1", "Qui ?", "A", "a.md", 0, 1), Question("2", "Qui donc ?", "B", "a.md", 2, 3)]
+    assert translated(qs, path) == [Question("2", "Who?", "B", "a.md", 2, 3, lang="en")]
+
+
+def test_shipped_translations_cover_the_seeded_sample():
+    if not PIAF.is_dir():
+        pytest.skip("../shared/eval/piaf not present")
+    from rag.evaluation import TRANSLATIONS
+    picked = sample(load_questions(PIAF / "dev.jsonl"), 300, seed=0)
+    english = translated(picked, TRANSLATIONS)
+    assert [x.id for x in english] == [x.id for x in picked[:len(english)]] and len(english) >= 100
+
+
+class FakeAssistant:
+    def __init__(self, replies):
+        self.replies = replies
+
+    def answer(self, question):
+        text, found, cites = self.replies[question]
+        return Answer(text=text, found=found, citations=cites, hits=[hit(0, 50, "/c/a.md")])
+
+
+def test_briefing_evaluator_scores_refusals_per_language():
+    cite = Citation(n=1, doc="/c/a.md", title="", start=0, end=50, text="", quote_start=5, quote_end=25)
+    qs = [Question("1", "Qui ?", "Trump", "a.md", 10, 15, "fr", True),
+          Question("2", "PIB ?", "", "", -1, -1, "fr", False),
+          Question("3", "GDP?", "", "", -1, -1, "en", False),
+          Question("4", "Who?", "Trump", "a.md", 10, 15, "en", True)]
+    bot = FakeAssistant({"Qui ?": ("Trump [1].", True, [cite]), "PIB ?": ("non", False, []),
+                         "GDP?": ("It is 3% [1].", True, [cite]), "Who?": ("no", False, [])})
+    m = BriefingEvaluator(qs)(bot)
+    assert m["fr"]["correct"] == 1 and m["fr"]["citation_precision"] == 1 and m["fr"]["not_found_unanswerable"] == 1
+    assert m["en"]["not_found_unanswerable"] == 0 and m["en"]["not_found_answerable"] == 1
+    assert "| en |" in as_markdown({"briefings": m})
 
 
 class FakeRetriever:
@@ -79,7 +155,8 @@ def test_run_eval_on_a_tiny_piaf_sample(tmp_path, base_settings):
         shutil.copy(PIAF / "docs" / d, corpus / d)
     subset = tmp_path / "dev.jsonl"
     subset.write_text("".join(json.dumps(x.__dict__, ensure_ascii=False) + "\n" for x in questions if x.doc in docs))
-    results = run_eval(corpus, subset, tmp_path / "work", settings=base_settings, answers=2, seed=0)
+    results = run_eval(corpus, subset, tmp_path / "work", settings=base_settings, answers=2, seed=0, cross=0,
+                       briefings=None)
     for mode in ("dense", "bm25", "hybrid"):
         r = results["retrieval"][mode]
         assert 0 < r["recall@1"] <= r["recall@5"] <= r["recall@10"] <= 1
@@ -88,3 +165,4 @@ def test_run_eval_on_a_tiny_piaf_sample(tmp_path, base_settings):
     assert 0 <= results["refusal"]["not_found_without_gold"] <= 1
     table = as_markdown(results)
     assert "| hybrid |" in table and "| oracle |" in table and "refusal" in table
+    assert sum(results["answers"]["loss"].values()) == 2 and "where answers are lost" in table
