@@ -6,8 +6,8 @@
 For each question, from the same llama.cpp cache state (only the constant
 system prompt cached, as on a warmed-up server):
 - the pipeline: `Assistant.stream` (query embedding, hybrid retrieval, evidence
-  gate, passage focusing, prompt, generation, citation check): time to first
-  token and total;
+  gate, sentence selection, prompt, answerability, evidence choice, generation,
+  verification): time to first token and total;
 - the baseline: llama.cpp alone (the same `Llama` object and sampling
   settings) given the very same chat messages, generating one token: its time
   to first token, and the prompt's token count.
@@ -41,16 +41,17 @@ class Spy:
 
     def __init__(self, llm):
         self.llm, self.sent = llm, []
-        self._stream = llm.stream
-        llm.stream = self.stream
+        self._session = llm.session
+        llm.session = self.session
 
-    def stream(self, messages, *args, **kwargs):
+    def session(self, messages, *args, **kwargs):
         self.sent.append(messages)
-        return self._stream(messages, *args, **kwargs)
+        return self._session(messages, *args, **kwargs)
 
 
 def reset(assistant, warm: bool = True) -> None:
     assistant.llm.llama.reset()           # forget the cached prompt ...
+    assistant.llm._head, assistant.llm._snapshots = [], {}
     if warm:
         assistant.warm_up()               # ... and cache only the system prompt, as a started server does
 
@@ -59,8 +60,7 @@ def bare(assistant, messages) -> tuple[float, int]:
     """llama.cpp alone on the same messages: time to the first generated token, prompt tokens."""
     llm = assistant.llm
     t = time.perf_counter()
-    out = llm.llama.create_chat_completion(messages, max_tokens=1, temperature=llm.settings.temperature,
-                                           top_p=1.0, top_k=1, repeat_penalty=1.05)
+    out = llm.llama.create_chat_completion(messages, max_tokens=1, temperature=0.0, top_p=1.0, top_k=1)
     return time.perf_counter() - t, out["usage"]["prompt_tokens"]
 
 

@@ -1,10 +1,15 @@
-"""Question -> retrieval -> evidence gate -> LLM (streamed) -> citation check -> Answer.
+"""Question -> retrieval -> evidence gate -> sentences -> answerable? -> evidence -> answer -> verification.
+
+Select, then answer: the LLM sees numbered sentences, its probability of "yes"
+to "Answerable:" decides whether to answer at all, it names the sentence that
+answers (which becomes the citation), then writes the answer, which is checked
+against that sentence (rag/grounding.py).
 
 >>> from rag.answering import Assistant
 >>> bot = Assistant.load()                                          # doctest: +SKIP
 >>> a = bot.answer("who proposed the 30-day truce?")                # doctest: +SKIP
 >>> a.text, a.found, [c.n for c in a.citations]                     # doctest: +SKIP
-('The 30-day truce was proposed by Donald Trump [1].', True, [1])
+('Donald Trump proposed the 30-day truce [1].', True, [1])
 """
 from __future__ import annotations
 
@@ -13,20 +18,20 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import numpy as np
 
 from .embedding import Embedder
 from .errors import InvalidQuestion
-from .grounding import CitationChecker, evidence_gate, looks_not_found
+from .grounding import (adds_nothing, asks_for_number, evidence_gate, has_number, keyword_support, looks_not_found,
+                        same_language, strip_meta_talk, unsupported, with_markers)
 from .llm import LLM
-from .prompting import NOT_FOUND, build_messages, detect_language, focus
+from .prompting import (ANSWER, ANSWERABLE, EVIDENCE, NOT_FOUND, Sentence, build_messages, detect_language,
+                        select_sentences)
 from .retrieval import Filters, Retriever
-from .schema import Answer
+from .schema import Answer, Citation
 from .settings import Settings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MARKERS = re.compile(r"\[[\d,\s]+\]")
-_BARE_REPLY = re.compile(r"\[[\d,\s]+\]|\b(?:et|and)\b")   # "[1] et [2]" says nothing
 _FOLLOW_UP = re.compile(
     r"\b(il|elle|ils|elles|lui|leur|leurs|celle|celui|ceux|cela|ça|ce dernier|cette dernière|y|en|"
     r"it|its|they|them|their|he|she|him|her|this|that|those|these)\b|\b[lL]['’]", re.I)
@@ -36,8 +41,8 @@ _FOLLOW_UP = re.compile(
 class StreamEvent:
     """One step of a streamed answer: text `delta`s while the LLM writes, then the final `answer`.
 
-    The final answer's text can differ from the concatenated deltas: citation
-    checking renumbers, moves or removes citations once the whole reply is known.
+    The final answer's text can differ from the concatenated deltas: verification adds the
+    citation marker, removes talk about the prompt, or replaces the reply (quote, "not found").
     """
 
     delta: str = ""
@@ -93,7 +98,6 @@ class Assistant:
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
-        self.checker = CitationChecker(retriever.embedder.queries, settings.support_threshold)
 
     @classmethod
     def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
@@ -105,11 +109,10 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the embedder's weights and put the constant system prompt in llama.cpp's cache,
         so the first question pays neither."""
-        from .prompting import SYSTEM
-
         self.retriever.embedder.queries(["warm up"])
-        self.llm.complete([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Passages:"}],
-                          max_tokens=1)
+        for language in ("en", "fr"):              # one cached head per question language
+            with self.llm.session(build_messages("warm up", [], [], language)) as session:
+                session.probabilities([" yes", " no"])
 
     def answer(self, question: str, k: int | None = None, history=None, filters: Filters | None = None) -> Answer:
         """The whole grounded answer (see `stream` for the token-by-token variant)."""
@@ -141,46 +144,127 @@ class Assistant:
         timings["retrieve"] = time.perf_counter() - t
         gate = evidence_gate(query, hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross)
         base = dict(question=q, language=language, query=query, hits=hits)
+        trace = {"gate": {"dense": round(gate.best_dense, 4), "coverage": round(gate.keyword_coverage, 4),
+                          "missing": list(gate.missing_terms)}}
         if not gate.found:
             timings["first_token"] = timings["total"] = time.perf_counter() - t0
             text = NOT_FOUND[language]
             yield StreamEvent(delta=text)
-            yield StreamEvent(answer=Answer(text=text, found=False, timings=timings, **base))
+            yield StreamEvent(answer=Answer(text=text, found=False, timings=timings,
+                                            trace={**trace, "refused_by": "gate"}, **base))
             return
+        yield from self._generate(q, query, hits, qvec, base, timings, t0, trace)
 
-        shown = q if query == q else f"{q} ({query})"
-        bodies = focus(qvec, hits, self.retriever.embedder.queries, s.passage_sentences)
+    def answer_from(self, question: str, hits) -> Answer:
+        """Answer from given passages, skipping retrieval and the evidence gate (the eval's oracle)."""
+        q = clean_question(question, self.settings.max_question_chars)
+        qvec = self.retriever.embedder.queries([q])[0]
+        base = dict(question=q, language=detect_language(q), query=q, hits=list(hits))
+        final = None
+        for event in self._generate(q, q, list(hits), qvec, base, {}, time.perf_counter()):
+            final = event.answer or final
+        return final
+
+    def _generate(self, q, query, hits, qvec, base, timings, t0, trace=None) -> Iterator[StreamEvent]:
+        """Select, then answer: the model reads numbered sentences, says whether they answer (read as
+        a probability, no generation), names the sentence that does, then writes the answer."""
+        s = self.settings
+        language = base["language"]
+        trace = dict(trace or {})
+        shown_question = q if query == q else f"{q} ({query})"
+        sentences = select_sentences(qvec, hits, self.retriever.embedder.queries, s.passage_sentences)
+        messages = build_messages(shown_question, hits, sentences, language)
+        while self.llm.count_tokens(self.llm.format(messages)) + s.max_tokens + 32 > s.n_ctx and len(hits) > 1:
+            hits = hits[:-1]                                  # too many passages for the context: drop the last
+            sentences = [x for x in sentences if x.hit < len(hits)]
+            messages = build_messages(shown_question, hits, sentences, language)
+        base = {**base, "hits": hits}
+        trace["shown"] = [(hits[x.hit].doc, x.start, x.end) for x in sentences]
+        cross = 2 * sum(same_language(q, h.text) for h in hits) < len(hits)
+        threshold = s.min_answerable_cross if cross else s.min_answerable
         t = time.perf_counter()
         raw = ""
-        for cite in (True, False):
-            for delta in self.llm.stream(build_messages(shown, hits, language, bodies, cite=cite)):
+        with self.llm.session(messages) as session:
+            session.feed(ANSWERABLE)
+            p_yes = float(session.probabilities([" yes", " no"])[0])
+            trace.update(p_yes=round(p_yes, 4), cross_language=cross)
+            timings["answerable"] = time.perf_counter() - t
+            if p_yes < threshold:
+                timings["first_token"] = timings["total"] = time.perf_counter() - t0
+                text = NOT_FOUND[language]
+                yield StreamEvent(delta=text)
+                yield StreamEvent(answer=Answer(text=text, found=False, timings=timings,
+                                                trace={**trace, "refused_by": "answerability"}, **base))
+                return
+            session.feed(" yes\n" + EVIDENCE)
+            chosen = "".join(session.generate(8, stop=["]", "\n"]))
+            picked = [int(n) for n in re.findall(r"\d+", chosen) if 1 <= int(n) <= len(sentences)]
+            picked = picked[:1]
+            # The chosen sentence is written out after its number, so the answer is copied from right above.
+            session.feed("]" + "".join(f" {sentences[n - 1].text}" for n in picked) + "\n" + ANSWER[language])
+            for delta in session.generate(s.max_tokens, stop=["\n"]):
                 if "first_token" not in timings:
                     timings["first_token"] = time.perf_counter() - t0
+                    delta = delta.lstrip()
                 raw += delta
                 yield StreamEvent(delta=delta)
-            if re.search(r"[^\W\d_]", _BARE_REPLY.sub("", raw)):
-                break
-            # Only citation markers came back (seen with the 1.5B model): ask once more without them.
-            raw = ""
-            yield StreamEvent(status="retrying", delta="\n")
         timings["generate"] = time.perf_counter() - t
-
+        trace.update(evidence=picked, raw_evidence=chosen)
         t = time.perf_counter()
-        answer = self._ground(raw, hits, query, base)
+        answer = self._verify(raw, [sentences[n - 1] for n in trace["evidence"]], sentences, query, base, trace)
         timings["check"] = time.perf_counter() - t
+        timings.setdefault("first_token", time.perf_counter() - t0)
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
         yield StreamEvent(answer=answer)
 
-    def _ground(self, raw: str, hits, query: str, base: dict) -> Answer:
-        language = base["language"]
-        if not raw.strip() or looks_not_found(raw):
-            return Answer(text=NOT_FOUND[language], found=False, raw_text=raw, **base)
-        vectors = self.retriever.index.vectors[[h.chunk_id for h in hits]] if hits else np.zeros((0, 1))
-        checked = self.checker.check(raw, hits, vectors, question=query)
-        if not checked.citations:
-            return Answer(text=NOT_FOUND[language], found=False, raw_text=raw, **base)
-        return Answer(text=checked.text, found=True, citations=checked.citations, raw_text=raw, **base)
+    def _verify(self, raw: str, evidence: list[Sentence], sentences: list[Sentence], query: str, base: dict,
+                trace: dict) -> Answer:
+        """Extractive verification: the answer's numbers and names must be in its evidence sentence."""
+        language, hits = base["language"], base["hits"]
+
+        def refuse(stage: str) -> Answer:
+            return Answer(text=NOT_FOUND[language], found=False, raw_text=raw,
+                          trace={**trace, "refused_by": stage}, **base)
+
+        text = strip_meta_talk(raw)
+        if not sentences or looks_not_found(text):
+            return refuse("check")
+        if not evidence:                   # no valid number given: the sentence that best supports the answer
+            evidence = [max(sentences, key=lambda x: keyword_support(text or query, x.text))]
+            trace["evidence_from"] = "support"
+        if not re.search(r"[^\W\d_]", text) or adds_nothing(text, query):
+            text, trace["fallback"] = quote(evidence[0].text, language), "echo"
+        if asks_for_number(query) and not has_number(text):
+            # "How many ...?" answered without a number: the figure is not in the briefings,
+            # unless the evidence sentence holds one, which is then quoted.
+            if not has_number(evidence[0].text):
+                return refuse("verification")
+            text, trace["fallback"] = quote(evidence[0].text, language), "number"
+        same = same_language(text, evidence[0].text)
+        numbers, names = unsupported(text, " ".join(x.text for x in evidence), query, same)
+        if numbers or names:
+            # The model may have named the wrong sentence: another shown sentence may hold them all.
+            better = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
+            if better:
+                evidence, trace["evidence_from"] = [better[0]], "verification"
+            elif numbers:
+                return refuse("verification")          # a number the briefings do not give
+            else:
+                text, trace["fallback"] = quote(evidence[0].text, language), "names"
+        order: dict[int, int] = {}
+        for x in evidence:
+            order.setdefault(x.hit, len(order) + 1)
+        citations = []
+        for x in evidence:
+            n = order[x.hit]
+            if any(c.n == n for c in citations):
+                continue
+            h = hits[x.hit]
+            citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
+                                      date=h.date, quote_start=x.start, quote_end=x.end))
+        return Answer(text=with_markers(text, sorted(order.values())), found=True, citations=citations,
+                      raw_text=raw, trace=trace, **base)
 
     @staticmethod
     def _needs_rewrite(question: str) -> bool:
@@ -198,3 +282,9 @@ class Assistant:
         out = self.llm.complete(messages, max_tokens=60).strip().splitlines()
         rewritten = out[0].strip().strip('"') if out else ""
         return rewritten if re.search(r"\w", rewritten) and len(rewritten) < 400 else question
+
+
+
+def quote(sentence: str, language: str) -> str:
+    """The evidence sentence itself, when the model's own wording could not be checked."""
+    return f"« {sentence.strip()} »" if language == "fr" else f"The briefings say: « {sentence.strip()} »"

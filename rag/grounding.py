@@ -3,31 +3,28 @@
 1. Evidence gate (before the LLM): when no retrieved passage is close enough
    to the question, by embedding similarity or by keyword coverage, the answer
    is "not found" and the LLM is not called.
-2. Citation check (after the LLM): the answer is split into sentences; each
-   sentence's citations are checked against the passages by a support score
-   mixing keyword overlap (stemmed, accent-folded, names and numbers weighing
-   double) and embedding similarity. Citations to no passage are dropped, a
-   wrong citation is moved to the passage that supports the sentence, an
-   uncited sentence gets the supporting passage, and a sentence no passage
-   supports is removed. Citations are then renumbered in order of appearance.
+2. Answerability (rag/answering.py): the model's own probability that the
+   shown sentences answer the question.
+3. Extractive verification (after the LLM): the model names the sentence it
+   answers from, and that sentence becomes the citation; the answer's numbers
+   and names must occur in it (or in another shown sentence, which then
+   becomes the citation). An unsupported number means "not found"; an
+   unsupported name, or an answer that only restates the question, is
+   replaced by the quoted sentence. Talk about the prompt ("comme mentionné
+   dans le passage [1]") is removed.
 
->>> from rag.grounding import parse_citations
->>> parse_citations("Trump l'a proposée [2][3]. Macron [1, 4].")
-[("Trump l'a proposée.", [2, 3]), ('Macron.', [1, 4])]
+>>> from rag.grounding import unsupported
+>>> unsupported("Il y a 12 drones.", "Une attaque massive de drones.", "Combien de drones ?", True)
+(['12'], [])
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-import numpy as np
+from .lexical import _terms, analyze, content_tokens, fold
+from .schema import Hit
 
-from .chunking import split_sentences
-from .lexical import _terms, analyze, content_tokens
-from .schema import Citation, Hit
-from .store import searchable_text
-
-_MARKER = re.compile(r"\s*\[(?:passages?|sources?|doc(?:ument)?s?)?\s*(\d+(?:\s*(?:[,;]|and|et|-)\s*\d+)*)\]", re.I)
 _NOT_FOUND_HINTS = re.compile(
     r"NOT_FOUND|ne (?:contiennent|contient|mentionnent|mentionne|précisent|indiquent) pas|"
     r"pas (?:d'information|mentionn|précisé|indiqué)|aucune information|"
@@ -120,126 +117,98 @@ def keyword_support(sentence: str, passage: str, passage_terms: set[str] | None 
     return found / total if total else 0.0
 
 
-def _numbers(text: str) -> set[str]:
-    return set(re.findall(r"\d+(?:[.,]\d+)?", text))
-
-
-def parse_citations(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into (sentence without markers, cited numbers); marker-only pieces join the previous."""
-    out: list[tuple[str, list[int]]] = []
-    for s, e in split_sentences(text):
-        piece = text[s:e]
-        # Markers opening a sentence ("... Trump. [1] Macron ...") belong to the previous one.
-        lead = re.match(rf"(?:{_MARKER.pattern})+", piece, re.I)
-        if lead and out:
-            prev, nums = out[-1]
-            out[-1] = (prev, list(dict.fromkeys(nums + _marker_numbers(lead.group(0)))))
-            piece = piece[lead.end():]
-        clean = _MARKER.sub("", piece).strip()
-        clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
-        if re.search(r"\w", clean):
-            out.append((clean, _marker_numbers(piece)))
-    return out
-
-
-def _marker_numbers(text: str) -> list[int]:
-    numbers: list[int] = []
-    for m in _MARKER.finditer(text):
-        for a, b in re.findall(r"(\d+)\s*-\s*(\d+)", m.group(1)):
-            numbers.extend(range(int(a), int(b) + 1))
-        numbers.extend(int(x) for x in re.findall(r"\d+", re.sub(r"\d+\s*-\s*\d+", "", m.group(1))))
-    return list(dict.fromkeys(numbers))
-
-
 def looks_not_found(raw: str) -> bool:
     return bool(_NOT_FOUND_HINTS.search(raw))
 
 
-@dataclass
-class Checked:
-    text: str                      # final answer text with renumbered markers
-    citations: list[Citation]
-    dropped: list[str]             # sentences removed as unsupported
-
-
-class CitationChecker:
-    """Re-attributes citations by support score (see module doc). `embed(texts)` gives query vectors."""
-
-    def __init__(self, embed, threshold: float = 0.5):
-        self.embed = embed
-        self.threshold = threshold
-
-    def support(self, sentences: list[str], hits: list[Hit], hit_vectors: np.ndarray,
-                question: str = "") -> np.ndarray:
-        """support[i, j] in [0, 1]: how well passage j supports sentence i."""
-        if not sentences or not hits:
-            return np.zeros((len(sentences), len(hits)))
-        terms = [set(analyze(searchable_text_of(h))) for h in hits]
-        lexical = np.array([[keyword_support(s, searchable_text_of(h), t) for h, t in zip(hits, terms)]
-                            for s in sentences])
-        sims = self.embed(sentences) @ hit_vectors.T
-        dense = np.clip((sims - 0.75) / 0.15, 0.0, 1.0)
-        score = 0.6 * lexical + 0.4 * dense
-        # A number the passage does not contain (and the question did not give) is a red flag,
-        # and so is a key term of the question (e.g. "PIB") the passage never mentions.
-        asked = _numbers(question)
-        question_terms = set(key_terms(question))
-        for i, s in enumerate(sentences):
-            extra = _numbers(s) - asked
-            restated = [t for t in key_terms(s) if t in question_terms and not t.isdigit()]
-            for j, h in enumerate(hits):
-                text = searchable_text_of(h)
-                if extra and not extra <= _numbers(text):
-                    score[i, j] *= 0.5
-                if restated and same_language(s, text) and \
-                        any(not any(x in terms[j] for x in _terms(t)) for t in restated):
-                    score[i, j] *= 0.3
-        return score
-
-    def check(self, raw: str, hits: list[Hit], hit_vectors: np.ndarray, question: str = "") -> Checked:
-        parsed = parse_citations(raw)
-        sentences = [s for s, _ in parsed]
-        support = self.support(sentences, hits, hit_vectors, question)
-        order: dict[int, int] = {}              # hit index -> final citation number
-        kept_by_sentence: dict[int, list[int]] = {}
-        parts, dropped = [], []
-        for i, (sentence, cited) in enumerate(parsed):
-            valid = [n - 1 for n in cited if 1 <= n <= len(hits)]
-            keep = [j for j in valid if support[i, j] >= self.threshold]
-            if not keep:
-                best = int(np.argmax(support[i])) if len(hits) else -1
-                if best >= 0 and support[i, best] >= self.threshold:
-                    keep = [best]
-            if not keep:
-                dropped.append(sentence)
-                continue
-            kept_by_sentence[i] = keep
-            numbers = [order.setdefault(j, len(order) + 1) for j in keep]
-            parts.append(_with_markers(sentence, numbers))
-        citations = []
-        for j, n in sorted(order.items(), key=lambda kv: kv[1]):
-            h = hits[j]
-            citing = [sentences[i] for i, (sentence, _) in enumerate(parsed) if j in kept_by_sentence.get(i, ())]
-            qs, qe = self.quote(citing, h)
-            citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
-                                      date=h.date, quote_start=qs, quote_end=qe))
-        return Checked(" ".join(parts), citations, dropped)
-
-    def quote(self, citing: list[str], hit: Hit) -> tuple[int, int]:
-        """Document span of the passage sentence closest to the sentences that cite it."""
-        spans = split_sentences(hit.text)
-        if not spans or not citing:
-            return -1, -1
-        sentences = [hit.text[s:e] for s, e in spans]
-        sims = (self.embed(sentences) @ self.embed([" ".join(citing)])[0])
-        lexical = np.array([keyword_support(" ".join(citing), s) for s in sentences])
-        best = int(np.argmax(sims + lexical))
-        return hit.start + spans[best][0], hit.start + spans[best][1]
-
-
-def _with_markers(sentence: str, numbers: list[int]) -> str:
+def with_markers(sentence: str, numbers: list[int]) -> str:
     markers = "".join(f"[{n}]" for n in numbers)
     m = re.search(r"([.!?…]+[\"»”)]*)$", sentence)
     if m:
         return f"{sentence[:m.start()].rstrip()} {markers}{m.group(1)}"
     return f"{sentence} {markers}"
+
+
+# ------------------------------------------------------------------ select-then-answer checks
+_META_TALK = re.compile(
+    r",?\s*(?:(?:comme|tel que|ainsi qu['’]?)\s+(?:mentionné|indiqué|précisé|cité|écrit)e?s?\s+"
+    r"(?:dans|par)\s+(?:le|la|les)\s+(?:passages?|phrases?|sources?|documents?)|"
+    r"(?:selon|d['’]après)\s+(?:le|la|les)\s+(?:passages?|phrases?)|"
+    r"(?:as\s+)?(?:mentioned|stated|cited|indicated)\s+in\s+(?:the\s+)?(?:passages?|sentences?|sources?)|"
+    r"(?:according\s+to|citing|per)\s+(?:the\s+)?(?:passages?|sentences?|sources?))"
+    r"(?:\s*(?:\[\s*\d+\s*\]|\d+))*", re.I)
+_LEFTOVER_MARKERS = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
+
+
+def strip_meta_talk(text: str) -> str:
+    """The answer without talk about the prompt ("comme mentionné dans le passage [1]") or markers.
+
+    >>> strip_meta_talk("La délégation est de bas niveau, citing passage [1].")
+    'La délégation est de bas niveau.'
+    >>> strip_meta_talk("Trump l'a proposée, comme mentionné dans le passage [2].")
+    "Trump l'a proposée."
+    """
+    text = _META_TALK.sub("", text)
+    text = _LEFTOVER_MARKERS.sub("", text)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    text = re.sub(r"([,;:])\s*([.!?])", r"\2", text)
+    return " ".join(text.split()).strip(" ,;:")
+
+
+def numbers_of(text: str) -> set[str]:
+    """Numbers as written, without thousands separators ("1 200" and "1200" are the same)."""
+    text = re.sub(r"(?<=\d)[\s\u00a0\u202f.](?=\d{3}\b)", "", text)
+    return {n.replace(",", ".") for n in re.findall(r"\d+(?:[.,]\d+)?", text)}
+
+
+def _close(term: str, terms: set[str]) -> bool:
+    """A name matches across spellings when a term shares its first five letters (Poutine/Putin no,
+    Zelensky/Zelenskyy yes); exact after folding otherwise."""
+    t = fold(term)
+    return t in terms or (len(t) >= 5 and any(x[:5] == t[:5] for x in terms if len(x) >= 5))
+
+
+def unsupported(answer: str, evidence: str, question: str, same_language: bool) -> tuple[list[str], list[str]]:
+    """(numbers, names) of the answer found neither in the evidence nor in the question.
+
+    Numbers are checked in any language; names only when answer and evidence share one
+    (names change across languages: Putin / Poutine).
+    """
+    numbers = sorted(numbers_of(answer) - numbers_of(evidence) - numbers_of(question))
+    names: list[str] = []
+    if same_language:
+        have = {fold(w.lower()) for w in re.findall(r"\w+\+*", evidence + " " + question)}
+        names = [t for t in key_terms(answer) if not t.isdigit() and not _close(t.rstrip("+"), have)]
+    return numbers, names
+
+
+def adds_nothing(answer: str, question: str) -> bool:
+    """True when the answer only restates the question (an echo), so it cannot answer it."""
+    asked = set(analyze(question))
+    said = [t for t in content_tokens(_LEFTOVER_MARKERS.sub(" ", answer)) if not any(x in asked for x in _terms(t))]
+    return not said
+
+
+_ASKS_NUMBER = re.compile(
+    r"\b(?:combien|how\s+(?:many|much|old|long)|quel(?:le)?s?\s+(?:est|sont|était|étaient)\s+(?:le|la|les)\s+"
+    r"(?:nombre|montant|taux|pourcentage|part|chiffre|budget|prix|coût)|what\s+(?:is|was|are|were)\s+the\s+"
+    r"(?:number|amount|rate|percentage|share|figure|budget|price|cost)|en\s+quelle\s+année|"
+    r"(?:in\s+)?(?:what|which)\s+year|quel\s+âge)\b", re.I)
+_NUMBER_WORDS = re.compile(
+    r"\b(?:une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|"
+    r"cinquante|soixante|cent|mille|millions?|milliards?|dizaines?|centaines?|milliers?|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
+
+
+def asks_for_number(question: str) -> bool:
+    """"How many", "combien", "what percentage", "en quelle année": the answer must hold a number.
+
+    >>> asks_for_number("Combien de drones ont été lancés ?"), asks_for_number("Qui a proposé la trêve ?")
+    (True, False)
+    """
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def has_number(text: str) -> bool:
+    return bool(re.search(r"\d", text) or _NUMBER_WORDS.search(text))

@@ -1,18 +1,31 @@
-"""The local LLM (llama.cpp through llama-cpp-python), streaming, one generation at a time.
+"""The local LLM (llama.cpp through llama-cpp-python): deterministic greedy decoding, one generation at a time.
 
-llama-cpp-python keeps the KV cache of the previous prompt and re-evaluates
-only what differs after the longest common prefix; prompts therefore start
-with a constant system message so that part is never recomputed.
+Answers must not depend on what was asked before. llama.cpp reuses the KV cache
+of the previous prompt, and evaluating the same tokens in other batch splits
+rounds differently, enough to flip a 1.5B model's greedy choice. So a prompt is
+always evaluated the same way: its constant head (system prompt and examples,
+`fixed` tokens) is evaluated alone once and kept; everything after it is
+re-evaluated from that point on every call, in the same batches.
+
+A `Session` then lets the caller read the next-token probabilities (e.g. of
+"yes" against "no"), force text into the reply ("Evidence: [") and generate
+greedily up to a stop string, all on the same cached context.
 
 >>> from rag.llm import LLM
 >>> llm = LLM.load()                                                    # doctest: +SKIP
 >>> "".join(llm.stream([{"role": "user", "content": "Dis bonjour."}]))  # doctest: +SKIP
 'Bonjour !'
+>>> with llm.session(messages) as s:                                    # doctest: +SKIP
+...     s.feed("Answerable:"); p = s.probabilities([" yes", " no"])
 """
 from __future__ import annotations
 
+import codecs
 import threading
+from contextlib import contextmanager
 from typing import Iterator
+
+import numpy as np
 
 from .errors import ModelMissing
 from .models import llm_path
@@ -25,7 +38,10 @@ class LLM:
         self.name = name
         self.settings = settings
         # llama.cpp contexts are not thread-safe, and 2 cores serve one generation at a time anyway.
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self._head: list[int] = []          # the constant head currently held, evaluated alone
+        self._snapshots: dict[tuple[int, ...], bytes] = {}   # KV cache of each head, as first evaluated
+        self._formatter = None
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "LLM":
@@ -41,20 +57,144 @@ class LLM:
                                "or set RAG_LLM_MODEL to a valid GGUF file") from None
         return cls(llama, path.name, settings)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    # ------------------------------------------------------------------ prompts
+    def format(self, messages: list[dict]) -> str:
+        """The model's own chat template applied to `messages`, ready for the assistant's reply."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+            meta = self.llama.metadata
+            template = meta.get("tokenizer.chat_template")
+            if not template:
+                raise ModelMissing(f"the LLM {self.name} has no chat template in its GGUF metadata")
+            piece = lambda key: self.llama.detokenize([int(meta[key])], special=True).decode("utf-8", "ignore") \
+                if key in meta else ""
+            self._formatter = Jinja2ChatFormatter(template, eos_token=piece("tokenizer.ggml.eos_token_id"),
+                                                  bos_token=piece("tokenizer.ggml.bos_token_id"))
+        return self._formatter(messages=messages).prompt
+
+    def tokens(self, text: str, special: bool = True) -> list[int]:
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokens(text))
+
+    def fixed_length(self, messages: list[dict]) -> int:
+        """How many leading tokens of `messages`' prompt do not depend on the last message's content."""
+        other = [*messages[:-1], {**messages[-1], "content": "\x00" + messages[-1]["content"][::-1]}]
+        a, b = self.tokens(self.format(messages)), self.tokens(self.format(other))
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        return n
+
+    # ------------------------------------------------------------------ sessions
+    @contextmanager
+    def session(self, messages: list[dict], fixed: int | None = None) -> Iterator["Session"]:
+        """Evaluate `messages` deterministically and hold the model for reading and generating."""
+        with self.lock:
+            tokens = self.tokens(self.format(messages))
+            fixed = self.fixed_length(messages) if fixed is None else fixed
+            if len(tokens) + 8 > self.llama.n_ctx():
+                raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})")
+            self._evaluate(tokens, fixed)
+            yield Session(self)
+
+    def _evaluate(self, tokens: list[int], fixed: int) -> None:
+        ll = self.llama
+        head = tokens[:fixed]
+        if head != self._head or ll.n_tokens < len(head) or list(ll.input_ids[:len(head)]) != head:
+            self._restore_or_evaluate(head)
+        ll.n_tokens = len(head)
+        ll.eval(tokens[len(head):])
+
+    def _restore_or_evaluate(self, head: list[int]) -> None:
+        """Bring `head` into the KV cache exactly as when it was first evaluated alone.
+
+        A snapshot of each head's cache (a few MB) is kept, so switching between prompts
+        (answer, follow-up rewrite) neither recomputes nor re-rounds it.
+        """
+        import ctypes
+
+        import llama_cpp
+
+        ll, ctx, key = self.llama, self.llama._ctx.ctx, tuple(head)
+        ll.reset()
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+        self._head = []
+        if key in self._snapshots:
+            data = self._snapshots[key]
+            llama_cpp.llama_state_seq_set_data(ctx, (ctypes.c_uint8 * len(data)).from_buffer_copy(data), len(data), 0)
+            ll.input_ids[:len(head)] = head
+            ll.n_tokens = len(head)
+        else:
+            ll.eval(head)
+            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+            buf = (ctypes.c_uint8 * size)()
+            n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+            if len(self._snapshots) >= 4:
+                self._snapshots.pop(next(iter(self._snapshots)))
+            self._snapshots[key] = bytes(buf)[:n]
+        self._head = head
+
+    def logits(self) -> np.ndarray:
+        """Next-token logits after the last evaluated token."""
+        ll = self.llama
+        return np.ctypeslib.as_array(ll._ctx.get_logits_ith(-1), shape=(ll.n_vocab(),)).copy()
+
+    def is_end(self, token: int) -> bool:
+        import llama_cpp
+
+        return token == self.llama.token_eos() or bool(llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
+
+    # ------------------------------------------------------------------ plain chat
     def stream(self, messages: list[dict], max_tokens: int | None = None,
                stop: list[str] | None = None) -> Iterator[str]:
-        """Yield text deltas of the assistant's reply. Holds the lock while generating."""
-        with self.lock:
-            chunks = self.llama.create_chat_completion(
-                messages, stream=True, temperature=self.settings.temperature, top_p=1.0, top_k=1,
-                repeat_penalty=1.05, max_tokens=max_tokens or self.settings.max_tokens, stop=stop)
-            for chunk in chunks:
-                delta = chunk["choices"][0]["delta"].get("content")
-                if delta:
-                    yield delta
+        """Yield text deltas of the assistant's reply (greedy). Holds the lock while generating."""
+        with self.session(messages) as s:
+            yield from s.generate(max_tokens or self.settings.max_tokens, stop or [])
 
     def complete(self, messages: list[dict], max_tokens: int | None = None) -> str:
         return "".join(self.stream(messages, max_tokens))
+
+
+class Session:
+    """A prompt evaluated in the LLM; read probabilities, force text, generate. Use inside `LLM.session`."""
+
+    def __init__(self, llm: LLM):
+        self.llm = llm
+
+    def feed(self, text: str) -> None:
+        """Append text to the reply as if the model had written it."""
+        tokens = self.llm.tokens(text, special=False)
+        if tokens:
+            self.llm.llama.eval(tokens)
+
+    def probabilities(self, choices: list[str]) -> list[float]:
+        """Probability of each choice's first token as the next token, normalised over the choices."""
+        logits = self.llm.logits()
+        firsts = [self.llm.tokens(c, special=False)[0] for c in choices]
+        x = logits[firsts].astype(np.float64)
+        e = np.exp(x - x.max())
+        return list(e / e.sum())
+
+    def generate(self, max_tokens: int, stop: list[str] = ()) -> Iterator[str]:
+        """Greedy continuation, yielded as text deltas, until an end token, a stop string or max_tokens."""
+        ll = self.llm.llama
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        text = ""
+        for _ in range(max_tokens):
+            token = int(np.argmax(self.llm.logits()))
+            if self.llm.is_end(token):
+                break
+            piece = decoder.decode(ll.detokenize([token], special=False))
+            cut = min((i for i in (( text + piece).find(s, max(len(text) - len(s), 0)) for s in stop if s)
+                       if i >= 0), default=-1)
+            if cut >= 0:
+                if cut > len(text):
+                    yield (text + piece)[len(text):cut]
+                return
+            ll.eval([token])
+            text += piece
+            if piece:
+                yield piece

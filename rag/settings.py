@@ -64,7 +64,11 @@ class Settings:
     min_dense_score: float = 0.82
     min_dense_score_cross: float = 0.80
     min_keyword_coverage: float = 0.75
-    support_threshold: float = 0.5      # citation check: minimum support of a sentence by a passage
+    # The model's own answerability: after the passages and the question, the probability of
+    # " yes" against " no" to "Answerable:". Below the bar the answer is "not found" without
+    # generating. A question in another language than the passages gets its own bar.
+    min_answerable: float = 0.5
+    min_answerable_cross: float = 0.5
 
     # --- generation ----------------------------------------------------------
     passage_sentences: int = 3          # sentences of each passage shown to the LLM (closest to the question; 0 = all)
