@@ -160,6 +160,14 @@ def _ask_once(question, index, k, show_passages, history=None, exit_on_error=Tru
     out.print(final.text, highlight=False)
     for c in final.citations:
         out.print(f"  [{c.n}] {c.title} — {Path(c.doc).name} ({c.date}) chars {c.start}-{c.end}", highlight=False)
+        if 0 <= c.quote_start - c.start < c.quote_end - c.start <= len(c.text):
+            out.print(f"      « {c.text[c.quote_start - c.start:c.quote_end - c.start]} »", style="dim",
+                      highlight=False)
+    if not final.found and final.hits and not show_passages:
+        out.print("[dim]Closest passages, none of which answers the question:[/]")
+        for h in final.hits[:3]:
+            out.print(f"  {h.title} — {Path(h.doc).name} ({h.date}) chars {h.start}-{h.end}", style="dim",
+                      highlight=False)
     if show_passages:
         for i, h in enumerate(final.hits, 1):
             out.print(f"\n[dim]#{i} score {h.score:.4f} cos {h.dense_score:.3f} {Path(h.doc).name}[/]\n{h.text}",
@@ -191,6 +199,12 @@ def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help=
              answers: int = typer.Option(100, help="Seeded sample of questions to answer with the LLM (0 = none)"),
              limit: Optional[int] = typer.Option(None, help="Use only this many questions (seeded) for retrieval"),
              seed: int = typer.Option(0),
+             cross: int = typer.Option(100, help="Of the sampled questions, ask this many in English too "
+                                                 "(samples/eval/piaf-dev-en.jsonl; 0 = none)"),
+             briefings: bool = typer.Option(True, help="Also run samples/eval/briefings-qa.jsonl (report only)"),
+             oracle: Optional[int] = typer.Option(None, help="Also answer this many of the sampled questions "
+                                                             "from the gold paragraph alone (default all; 0 = none)"),
+             retrieval: bool = typer.Option(True, help="Score dense, BM25 and hybrid retrieval on all questions"),
              output: Path = typer.Option(Path("eval-results.json"), "--out", help="JSON results file"),
              work_dir: Optional[Path] = typer.Option(None, help="Where the eval indexes go (default: a temp dir)")):
     """Score retrieval (dense, BM25, hybrid) and answers on a QA set with gold spans (PIAF format)."""
@@ -199,7 +213,7 @@ def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help=
     from rich.markdown import Markdown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .evaluation import as_markdown, run_eval
+    from .evaluation import BRIEFINGS_QA, as_markdown, run_eval
 
     _quiet_libraries()
     try:
@@ -211,7 +225,9 @@ def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help=
                 return lambda done, total: bar.update(task, completed=done, total=total)
 
             results = run_eval(corpus, questions, work_dir or tmp, settings=_settings(), answers=answers,
-                               seed=seed, limit=limit, progress_factory=factory)
+                               seed=seed, limit=limit, progress_factory=factory, cross=cross,
+                               briefings=BRIEFINGS_QA if briefings else None, oracle=oracle,
+                               modes=("dense", "bm25", "hybrid") if retrieval else ())
     except RagError as e:
         _fail(e)
     output.write_text(json.dumps(results, ensure_ascii=False, indent=1))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from rag.schema import Answer, Citation
+from rag.schema import Answer, Citation, Hit
 from ui.app import link_markers, plain_markers
 from ui.service import ChatService, highlight, safe_name, sources_html
 
@@ -36,6 +36,15 @@ def test_sources_html_highlights_the_supporting_sentence():
     assert "T &lt;b&gt;" in html                      # titles are escaped
     assert sources_html(Answer(text="not found", found=False)) == ""
     assert highlight("abc", -1, -1) == "abc"
+
+
+def test_not_found_shows_the_closest_passages():
+    text = "# Gaz\nLes prix du gaz ont reculé à 36 euros. Les stocks sont remplis à 48 %."
+    hit = Hit(doc="/x/gaz.md", start=0, end=len(text), text=text, score=0.5, title="Gaz", date="2025-06-10")
+    html = sources_html(Answer(text="Je n'ai pas trouvé la réponse dans les briefings.", found=False,
+                               question="Quel est le niveau des stocks de gaz en Italie ?", hits=[hit]))
+    assert "none of which answers the question" in html and "gaz.md" in html
+    assert "<mark>Les stocks sont remplis à 48 %.</mark>" in html
 
 
 @pytest.mark.parametrize("name,expected", [

@@ -86,9 +86,7 @@ class ChatService:
                         shown += f"\n\n_(searched for: {a.query})_"
                     yield shown, sources_html(a, show_passages)
                     return
-                if event.status == "retrying":
-                    text = ""
-                elif event.delta:
+                if event.delta:
                     text += event.delta
                     yield text, ""
         except RagError as e:
@@ -238,6 +236,17 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                 f" · chars {c.start}–{c.end}</span></div>"
                 f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div></div>")
         parts.append("</div>")
+    if not answer.found and answer.hits:
+        # Let the reader check for themselves: what came closest, with its best-matching sentence.
+        parts.append("<div class='sources closest'><h4>Closest passages, none of which answers the question</h4>")
+        for i, h in enumerate(answer.hits[:3], 1):
+            s, e = closest_sentence(answer.query or answer.question, h)
+            parts.append(
+                f"<div class='src' id='near-{i}'><div class='src-head'>{html.escape(h.title)}"
+                f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}"
+                f" · chars {h.start}–{h.end}</span></div>"
+                f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>")
+        parts.append("</div>")
     if show_passages and answer.hits:
         parts.append("<div class='retrieved'><h4>Retrieved passages</h4>")
         for i, h in enumerate(answer.hits, 1):
@@ -251,6 +260,19 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                          f"<div class='src-text'>{html.escape(h.text)}</div></div>")
         parts.append("</div>")
     return "".join(parts)
+
+
+def closest_sentence(question: str, hit) -> tuple[int, int]:
+    """Offsets in `hit.text` of its sentence sharing most words with the question ((-1, -1) if none)."""
+    from rag.grounding import keyword_support
+    from rag.prompting import passage_sentences
+
+    spans = passage_sentences(hit)
+    if not spans:
+        return -1, -1
+    scores = [keyword_support(question, hit.text[s:e]) for s, e in spans]
+    best = max(range(len(spans)), key=lambda i: scores[i])
+    return spans[best] if scores[best] > 0 else (-1, -1)
 
 
 def highlight(text: str, start: int, end: int) -> str:
