@@ -316,7 +316,8 @@ class BriefingEvaluator:
             else:
                 group["unanswerable"].append(not a.found)
             self.details.append({"id": q.id, "question": q.question, "answerable": q.answerable,
-                                 "found": a.found, "answer": a.text, "gold": q.answer})
+                                 "found": a.found, "answer": a.text, "gold": q.answer,
+                                 "trace": {k: v for k, v in a.trace.items() if k != "shown"}})
             if self.progress:
                 self.progress(i + 1, len(self.questions))
         out = {}

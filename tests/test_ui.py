@@ -42,7 +42,7 @@ def test_not_found_shows_the_closest_passages():
     text = "# Gaz\nLes prix du gaz ont reculé à 36 euros. Les stocks sont remplis à 48 %."
     hit = Hit(doc="/x/gaz.md", start=0, end=len(text), text=text, score=0.5, title="Gaz", date="2025-06-10")
     html = sources_html(Answer(text="Je n'ai pas trouvé la réponse dans les briefings.", found=False,
-                               question="Quel est le niveau des stocks de gaz en Italie ?", hits=[hit]))
+                               question="À quel niveau les stocks sont-ils remplis en Italie ?", hits=[hit]))
     assert "none of which answers the question" in html and "gaz.md" in html
     assert "<mark>Les stocks sont remplis à 48 %.</mark>" in html
 
