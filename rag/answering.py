@@ -153,6 +153,7 @@ class Assistant:
             yield StreamEvent(answer=Answer(text=text, found=False, timings=timings,
                                             trace={**trace, "refused_by": "gate"}, **base))
             return
+        yield StreamEvent(status="reading")           # passages found: the LLM reads them
         yield from self._generate(q, query, hits, qvec, base, timings, t0, trace)
 
     def answer_from(self, question: str, hits) -> Answer:

@@ -18,6 +18,7 @@ from typing import Iterator
 
 from rag.errors import IndexNotFound, RagError
 from rag.loaders import SUPPORTED
+from rag.prompting import detect_language
 from rag.retrieval import Filters
 from rag.schema import Answer
 from rag.settings import Settings
@@ -25,6 +26,8 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 UPLOAD_DIR = "uploaded"
+# Shown while the LLM reads the passages (several seconds on 2 cores), until the answer streams in.
+READING = {"fr": "_Lecture des passages…_", "en": "_Reading the passages…_"}
 LOCALHOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -86,7 +89,9 @@ class ChatService:
                         shown += f"\n\n_(searched for: {a.query})_"
                     yield shown, sources_html(a, show_passages)
                     return
-                if event.delta:
+                if event.status == "reading" and not text:
+                    yield READING.get(detect_language(message), READING["en"]), ""
+                elif event.delta:
                     text += event.delta
                     yield text, ""
         except RagError as e:
