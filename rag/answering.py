@@ -147,11 +147,7 @@ class Assistant:
         trace = {"gate": {"dense": round(gate.best_dense, 4), "coverage": round(gate.keyword_coverage, 4),
                           "missing": list(gate.missing_terms)}}
         if not gate.found:
-            timings["first_token"] = timings["total"] = time.perf_counter() - t0
-            text = NOT_FOUND[language]
-            yield StreamEvent(delta=text)
-            yield StreamEvent(answer=Answer(text=text, found=False, timings=timings,
-                                            trace={**trace, "refused_by": "gate"}, **base))
+            yield from _refused("gate", base, trace, timings, t0)
             return
         yield StreamEvent(status="reading")           # passages found: the LLM reads them
         yield from self._generate(q, query, hits, qvec, base, timings, t0, trace)
@@ -191,11 +187,7 @@ class Assistant:
             trace.update(p_yes=round(p_yes, 4), cross_language=cross)
             timings["answerable"] = time.perf_counter() - t
             if p_yes < threshold:
-                timings["first_token"] = timings["total"] = time.perf_counter() - t0
-                text = NOT_FOUND[language]
-                yield StreamEvent(delta=text)
-                yield StreamEvent(answer=Answer(text=text, found=False, timings=timings,
-                                                trace={**trace, "refused_by": "answerability"}, **base))
+                yield from _refused("answerability", base, trace, timings, t0)
                 return
             session.feed(" yes\n" + EVIDENCE)
             chosen = "".join(session.generate(8, stop=["]", "\n"]))
@@ -284,6 +276,15 @@ class Assistant:
         rewritten = out[0].strip().strip('"') if out else ""
         return rewritten if re.search(r"\w", rewritten) and len(rewritten) < 400 else question
 
+
+
+def _refused(stage: str, base: dict, trace: dict, timings: dict, t0: float) -> Iterator[StreamEvent]:
+    """The "not found" answer when `stage` (gate, answerability) stops before any generation."""
+    timings["first_token"] = timings["total"] = time.perf_counter() - t0
+    text = NOT_FOUND[base["language"]]
+    yield StreamEvent(delta=text)
+    yield StreamEvent(answer=Answer(text=text, found=False, timings=timings, trace={**trace, "refused_by": stage},
+                                    **base))
 
 
 def quote(sentence: str, language: str) -> str:
