@@ -106,16 +106,13 @@ def _start_server(index_dir, **env_extra):
     pytest.fail("server did not start within 120 s")
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 @pytest.mark.slow
-def test_load_twenty_concurrent_clients_then_memory_over_a_hundred_questions(sample_settings):
-    """Short answers (max 8 tokens, 2 passages) keep this to a few minutes on 2 cores."""
+def test_load_twenty_concurrent_clients_all_answered(sample_settings):
+    """Twenty clients at once are queued and all answered, none lost.
+
+    Short answers (max 8 tokens, 2 passages) keep this to a few minutes on 2 cores. The server's
+    memory over a hundred questions is a figure, not a behaviour: `python -m bench.answer` prints it.
+    """
     from gradio_client import Client
 
     proc, url = _start_server(sample_settings.index_dir, RAG_MAX_TOKENS="8", RAG_TOP_K="2")
@@ -137,16 +134,9 @@ def test_load_twenty_concurrent_clients_then_memory_over_a_hundred_questions(sam
             t.join(timeout=900)
         assert not errors and len(answers) == 20                    # all queued and answered, none lost
         assert all(isinstance(a, str) and a and not a.startswith("⚠️") for a in answers.values())
-
-        client = Client(url, verbose=False)
-        for _ in range(10):
-            client.predict(questions[0], api_name="/chat")
-        before = _rss_mb(proc.pid)
-        for _ in range(90):
-            client.predict(questions[0], api_name="/chat")
-        after = _rss_mb(proc.pid)
-        print(f"\nserver RSS after 30 questions {before:.0f} MB, after 120 questions {after:.0f} MB")
-        assert after - before < 150, (before, after)
+        # the same question gets the same answer, whichever client asked it and in what order
+        for i in range(4, 20):
+            assert answers[i] == answers[i % 4], (questions[i % 4], answers[i], answers[i % 4])
     finally:
         proc.terminate()
         proc.wait(timeout=30)
