@@ -117,7 +117,7 @@ def build_index(folder=None, *, index_dir=None, full: bool = False, progress=Non
     """Index or re-sync a folder of briefings (incremental, atomic). See `rag.indexing.build_index`.
 
     >>> build_index("samples/briefings", index_dir="index").summary()   # doctest: +SKIP
-    '10 documents (10 added, ...), 0 skipped, 36 chunks in 7.2 s'
+    '10 documents (10 added, ...), 0 skipped, 27 chunks in 7.2 s'
     """
     from .indexing import build_index as _build
 

@@ -111,25 +111,37 @@ def _cut_long(text: str, span: tuple[int, int], max_chars: int) -> list[tuple[in
     return [x for x in out if x[1] > x[0]]
 
 
-def chunk_document(doc: Document, words: int = 100, max_words: int = 160, overlap: int = 1) -> list[Chunk]:
-    """Chunks of whole sentences, about `words` words, with `overlap` sentences of overlap.
+def sentence_units(text: str, max_words: int = 160) -> list[tuple[int, int]]:
+    """The sentence spans chunks are made of: sentences, with over-long ones cut at spaces.
+
+    They are also the unit of dense retrieval: each is embedded on its own (rag/store.py).
+    """
+    max_chars = max_words * 12
+    units: list[tuple[int, int]] = []
+    for span in split_sentences(text):
+        units.extend(_cut_long(text, span, max_chars))
+    return units
+
+
+def chunk_units(doc: Document, words: int = 100, max_words: int = 160, overlap: int = 1
+                ) -> tuple[list[tuple[int, int]], list[Chunk], list[tuple[int, int]]]:
+    """Sentence units of `doc`, its chunks, and each chunk's range of units (first, stop).
 
     >>> from rag.schema import Document
     >>> d = Document("a.txt", "Une phrase. Une autre phrase.", "A", "2025-01-01", "x", "txt")
-    >>> [c.text for c in chunk_document(d, words=3)]
-    ['Une phrase. Une autre phrase.']
+    >>> units, chunks, ranges = chunk_units(d, words=3)
+    >>> units, ranges
+    ([(0, 11), (12, 29)], [(0, 2)])
     """
     text = doc.text
     max_chars = max_words * 12
-    sents: list[tuple[int, int]] = []
-    for span in split_sentences(text):
-        sents.extend(_cut_long(text, span, max_chars))
+    sents = sentence_units(text, max_words)
     if not sents:
-        return []
+        return [], [], []
     nwords = [len(text[s:e].split()) for s, e in sents]
     para_start = [i == 0 or "\n\n" in text[sents[i - 1][1]:sents[i][0]] for i in range(len(sents))]
 
-    chunks: list[Chunk] = []
+    ranges: list[tuple[int, int]] = []
     i = 0
     while i < len(sents):
         j, count = i, 0
@@ -144,8 +156,7 @@ def chunk_document(doc: Document, words: int = 100, max_words: int = 160, overla
             # Close early at a paragraph end when the chunk is already reasonably full.
             if j < len(sents) and para_start[j] and count >= 0.6 * words:
                 break
-        s, e = sents[i][0], sents[j - 1][1]
-        chunks.append(Chunk(doc=doc.path, start=s, end=e, text=text[s:e], title=doc.title, date=doc.date))
+        ranges.append((i, j))
         if j >= len(sents):
             break
         # Overlap: restart a few sentences back, but always move forward, and never
@@ -157,14 +168,22 @@ def chunk_document(doc: Document, words: int = 100, max_words: int = 160, overla
                             or sum(nwords[j - back:j + 1]) > max_words or sents[j][1] - sents[j - back][0] > max_chars):
             back -= 1
         i = j - back
-    return _merge_tiny_tail(chunks, text, words, max_words)
+    # A last chunk of a few words is folded into the previous one when it stays within bounds.
+    if len(ranges) >= 2 and sum(nwords[ranges[-1][0]:ranges[-1][1]]) < words // 4:
+        (a, _), (_, b) = ranges[-2], ranges[-1]
+        if len(text[sents[a][0]:sents[b - 1][1]].split()) <= min(words * 1.6, max_words):
+            ranges = ranges[:-2] + [(a, b)]
+    chunks = [Chunk(doc=doc.path, start=sents[a][0], end=sents[b - 1][1], text=text[sents[a][0]:sents[b - 1][1]],
+                    title=doc.title, date=doc.date) for a, b in ranges]
+    return sents, chunks, ranges
 
 
-def _merge_tiny_tail(chunks: list[Chunk], text: str, words: int, max_words: int) -> list[Chunk]:
-    """A last chunk of a few words is folded into the previous one when it stays within bounds."""
-    if len(chunks) >= 2 and len(chunks[-1].text.split()) < words // 4:
-        a, b = chunks[-2], chunks[-1]
-        if len(text[a.start:b.end].split()) <= min(words * 1.6, max_words):
-            merged = Chunk(a.doc, a.start, b.end, text[a.start:b.end], a.title, a.date)
-            return chunks[:-2] + [merged]
-    return chunks
+def chunk_document(doc: Document, words: int = 100, max_words: int = 160, overlap: int = 1) -> list[Chunk]:
+    """Chunks of whole sentences, about `words` words, with `overlap` sentences of overlap.
+
+    >>> from rag.schema import Document
+    >>> d = Document("a.txt", "Une phrase. Une autre phrase.", "A", "2025-01-01", "x", "txt")
+    >>> [c.text for c in chunk_document(d, words=3)]
+    ['Une phrase. Une autre phrase.']
+    """
+    return chunk_units(doc, words, max_words, overlap)[1]

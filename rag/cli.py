@@ -72,7 +72,7 @@ def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of br
             tasks = {}
 
             def progress(stage, done, total):
-                label = {"scan": "reading files", "embed": "embedding chunks"}[stage]
+                label = {"scan": "reading files", "embed": "embedding sentences"}[stage]
                 if stage not in tasks:
                     tasks[stage] = bar.add_task(label, total=total)
                 bar.update(tasks[stage], completed=done, total=total)

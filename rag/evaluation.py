@@ -77,12 +77,22 @@ def sample(questions: list[Question], n: int, seed: int = 0) -> list[Question]:
     return random.Random(seed).sample(questions, n)
 
 
+def halves(questions: list[Question]) -> list[int]:
+    """0 or 1 for each question: a fixed split of the dev set by article (alternate articles in
+    name order), to tune on one half and report the other; no article is in both."""
+    names = sorted({q.doc for q in questions})
+    half = {name: i % 2 for i, name in enumerate(names)}
+    return [half[q.doc] for q in questions]
+
+
 def overlaps(doc: str, start: int, end: int, q: Question) -> bool:
     return Path(doc).name == q.doc and start < q.end and q.start < end
 
 
 class RetrievalEvaluator:
-    """recall@k, MRR@10 and recall within a character budget, over all questions."""
+    """recall@k, MRR@10, recall within a character budget, and "shown": the share of questions
+    whose gold span is in the sentences the LLM is shown (the retriever's top_k passages, then
+    `select_sentences` within its settings' prompt_chars)."""
 
     def __init__(self, questions: list[Question], ks=(1, 5, 10), budget_chars: int = 3000, progress=None):
         self.questions = questions
@@ -94,24 +104,29 @@ class RetrievalEvaluator:
     def __call__(self, retriever, mode: str = "hybrid") -> dict:
         if self._vectors is None:       # embed the questions once for every mode
             self._vectors = retriever.embedder.queries([q.question for q in self.questions])
+        from .prompting import select_sentences
+
         depth = max(max(self.ks), 10, 50)
-        found = {k: 0 for k in self.ks}
-        mrr = budget_found = 0.0
+        top_k, chars = retriever.settings.top_k, retriever.settings.prompt_chars
+        self.records = []
         for i, (q, vec) in enumerate(zip(self.questions, self._vectors)):
             hits = retriever.search(q.question, k=depth, mode=mode, query_vector=vec)
             rel = [overlaps(h.doc, h.start, h.end, q) for h in hits]
-            for k in self.ks:
-                found[k] += any(rel[:k])
+            sentences = select_sentences(vec, hits[:top_k], lambda t: retriever.embedder.passages(t), chars)
             first = next((r for r, ok in enumerate(rel[:10]) if ok), None)
-            mrr += 0 if first is None else 1 / (first + 1)
-            budget_found += self._within_budget(hits, q)
+            self.records.append({**{f"recall@{k}": any(rel[:k]) for k in self.ks},
+                                 "mrr@10": 0.0 if first is None else 1 / (first + 1),
+                                 f"recall@{self.budget}chars": self._within_budget(hits, q),
+                                 "gold_shown": any(overlaps(hits[x.hit].doc, x.start, x.end, q) for x in sentences)})
             if self.progress:
                 self.progress(i + 1, len(self.questions))
-        n = max(len(self.questions), 1)
-        out = {f"recall@{k}": found[k] / n for k in self.ks}
-        out["mrr@10"] = mrr / n
-        out[f"recall@{self.budget}chars"] = budget_found / n
-        out["questions"] = len(self.questions)
+        return self.aggregate(self.records)
+
+    @staticmethod
+    def aggregate(records: list[dict]) -> dict:
+        """Mean of each per-question figure, and the number of questions."""
+        out = {k: float(np.mean([r[k] for r in records])) for k in records[0]} if records else {}
+        out["questions"] = len(records)
         return out
 
     def _within_budget(self, hits: list[Hit], q: Question) -> bool:
@@ -442,9 +457,9 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
     embedder = Embedder.load(settings)
     results: dict = {"corpus": str(corpus), "questions_file": str(questions_file), "seed": seed,
                      "settings": {k: getattr(settings, k) for k in (
-                         "chunk_words", "chunk_max_words", "chunk_overlap", "top_k", "rrf_k", "dense_weight",
+                         "chunk_words", "chunk_max_words", "chunk_overlap", "top_k", "fusion", "rrf_k", "dense_weight", "doc_weight",
                          "bm25_weight", "min_dense_score", "min_dense_score_cross", "min_keyword_coverage",
-                         "passage_sentences", "min_answerable", "min_answerable_cross") if hasattr(settings, k)},
+                         "prompt_chars", "min_answerable", "min_answerable_cross") if hasattr(settings, k)},
                      "retrieval": {}}
     full = settings.replace(index_dir=str(work_dir / "index"))
     if modes or answers > 0:
@@ -453,8 +468,12 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
         retriever = Retriever.load(full, embedder)
     if modes:
         evaluator = RetrievalEvaluator(qs, progress=bar("retrieval", len(qs) * len(modes)))
+        split = halves(qs)
         for mode in modes:
             results["retrieval"][mode] = evaluator(retriever, mode)
+            for h, name in ((0, "A"), (1, "B")):
+                results["retrieval"][f"{mode} · half {name}"] = evaluator.aggregate(
+                    [r for r, x in zip(evaluator.records, split) if x == h])
     if answers <= 0 and not briefings:
         return results
 

@@ -7,7 +7,7 @@ dropped. The new index replaces the old one atomically (see `rag.store`).
 >>> from rag import build_index
 >>> report = build_index("samples/briefings", index_dir="index")   # doctest: +SKIP
 >>> report.summary()                                                # doctest: +SKIP
-'10 documents (10 added, 0 changed, 0 removed, 0 unchanged), 0 skipped, 31 chunks in 4.2 s'
+'10 documents (10 added, 0 changed, 0 removed, 0 unchanged), 0 skipped, 27 chunks in 4.2 s'
 """
 from __future__ import annotations
 
@@ -22,18 +22,28 @@ from typing import Callable
 
 import numpy as np
 
-from .chunking import chunk_document
+from .chunking import chunk_units
 from .embedding import Embedder
 from .errors import FolderNotFound, IndexIncompatible, IndexCorrupt, NothingToIndex
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .schema import Chunk, Skipped
 from .settings import Settings
-from .store import IndexStore, check_compatible, searchable_text
+from .store import IndexStore, check_compatible, unit_text
 
 log = logging.getLogger(__name__)
 
 # progress(stage, done, total): stage is "scan" or "embed"
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class _Parts:
+    """A freshly chunked document: its chunks, sentence units, each chunk's unit range, unit texts."""
+
+    chunks: list[Chunk]
+    units: np.ndarray          # (n, 2) start, end in the document
+    ranges: np.ndarray         # (n_chunks, 2) first, stop, relative to this document's units
+    texts: list[str]           # what is embedded for each unit
 
 
 @dataclass
@@ -47,7 +57,8 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
-    embedded_chunks: int = 0
+    embedded_chunks: int = 0            # chunks of the added or changed files
+    embedded_units: int = 0             # their sentence units, each embedded once
     wrote: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -94,7 +105,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         t = time.perf_counter()
         files = list(iter_files(folder))
         kept: dict[str, dict] = {}
-        fresh: dict[str, list[Chunk]] = {}
+        fresh: dict[str, _Parts] = {}
         for i, path in enumerate(files):
             if progress:
                 progress("scan", i, len(files))
@@ -113,10 +124,13 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                 report.skipped.append(Skipped(key, str(e)))
                 log.warning("skipped %s: %s", path, e)
                 continue
-            chunks = chunk_document(doc, settings.chunk_words, settings.chunk_max_words, settings.chunk_overlap)
+            units, chunks, ranges = chunk_units(doc, settings.chunk_words, settings.chunk_max_words,
+                                                settings.chunk_overlap)
             kept[key] = {"sha256": doc.sha256, "title": doc.title, "date": doc.date, "format": doc.format,
                          "chars": len(doc.text)}
-            fresh[key] = chunks
+            fresh[key] = _Parts(chunks, np.asarray(units, dtype=np.int64).reshape(-1, 2),
+                                np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
+                                [unit_text(doc.title, doc.text[a:b]) for a, b in units])
             (report.changed if key in old_docs else report.added).append(key)
         if progress:
             progress("scan", len(files), len(files))
@@ -136,10 +150,10 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
             report.timings["total"] = time.perf_counter() - t0
             return report          # nothing changed: keep the live index as it is
 
-        # 2. embed the new chunks only
+        # 2. embed the sentence units of the new documents only
         t = time.perf_counter()
-        new_chunks = [c for key in fresh for c in fresh[key]]
-        total = len(new_chunks)
+        texts = [text for key in fresh for text in fresh[key].texts]
+        total = len(texts)
         done = [0]
 
         def tick(n):
@@ -147,8 +161,9 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
             if progress:
                 progress("embed", done[0], total)
 
-        new_vectors = embedder.passages([searchable_text(c) for c in new_chunks], progress=tick)
-        report.embedded_chunks = total
+        new_vectors = embedder.passages(texts, progress=tick)
+        report.embedded_chunks = sum(len(x.chunks) for x in fresh.values())
+        report.embedded_units = total
         report.timings["embed"] = time.perf_counter() - t
 
         # 3. assemble in file order, reusing old vectors, and write atomically
@@ -158,26 +173,41 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
             for row, c in enumerate(previous.chunks):
                 old_rows.setdefault(c.doc, []).append(row)
         chunks: list[Chunk] = []
-        parts: list[np.ndarray] = []
-        offset = 0
+        vec_parts: list[np.ndarray] = []
+        unit_parts: list[np.ndarray] = []
+        range_parts: list[np.ndarray] = []
+        offset = n_units = 0
         for key in sorted(kept):
             if key in fresh:
-                n = len(fresh[key])
-                chunks.extend(fresh[key])
-                parts.append(new_vectors[offset:offset + n])
-                offset += n
+                part = fresh[key]
+                k = len(part.units)
+                chunks.extend(part.chunks)
+                vec_parts.append(new_vectors[offset:offset + k])
+                unit_parts.append(part.units)
+                range_parts.append(part.ranges + n_units)
+                offset += k
             else:
                 rows = old_rows.get(key, [])
-                n = len(rows)
                 chunks.extend(previous.chunks[r] for r in rows)
-                parts.append(previous.vectors[rows])
-            kept[key] = dict(kept[key], chunks=n)
-        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+                if rows:
+                    ranges = previous.chunk_units[rows]
+                    lo, hi = int(ranges[:, 0].min()), int(ranges[:, 1].max())
+                    vec_parts.append(previous.vectors[lo:hi])
+                    unit_parts.append(previous.units[lo:hi])
+                    range_parts.append(ranges - lo + n_units)
+                    k = hi - lo
+                else:
+                    k = 0
+            n_units += k
+            kept[key] = dict(kept[key], chunks=len(fresh[key].chunks) if key in fresh else len(old_rows.get(key, [])))
+        vectors = np.concatenate(vec_parts) if vec_parts else np.zeros((0, embedder.dim), np.float32)
+        units = np.concatenate(unit_parts) if unit_parts else np.zeros((0, 2), np.int64)
+        chunk_ranges = np.concatenate(range_parts) if range_parts else np.zeros((0, 2), np.int64)
         manifest = dict(expect, built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                         source=str(folder), documents=kept,
                         counts={"documents": len(kept), "chunks": len(chunks)},
                         skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped])
-        store.write(manifest, chunks, vectors)
+        store.write(manifest, chunks, vectors, units, chunk_ranges)
         report.wrote = True
         report.chunks = len(chunks)
         report.timings["write"] = time.perf_counter() - t

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import split_sentences
+from .store import unit_text
 from .schema import Hit
 
 _FR = {"le", "la", "les", "un", "une", "des", "du", "de", "et", "est", "qui", "que", "quel", "quelle", "quels",
@@ -103,35 +104,62 @@ def detect_language(text: str) -> str:
 
 def passage_sentences(hit: Hit) -> list[tuple[int, int]]:
     """Sentence spans of a passage (offsets in `hit.text`), without its title and date lines."""
-    out = []
-    for s, e in split_sentences(hit.text):
-        line = hit.text[s:e].strip("# ").strip()
-        if (hit.title and line == hit.title.strip()) or _DATE_LINE.match(line) or not re.search(r"\w", line):
-            continue
-        out.append((s, e))
-    return out
+    return [(s, e) for s, e in split_sentences(hit.text) if is_content(hit, hit.text[s:e])]
+
+
+def is_content(hit: Hit, sentence: str) -> bool:
+    """False for a passage's title line, date line or punctuation-only line."""
+    line = sentence.strip("# ").strip()
+    return not ((hit.title and line == hit.title.strip()) or _DATE_LINE.match(line) or not re.search(r"\w", line))
 
 
 _DATE_LINE = re.compile(r"(date|publié le|published)\s*:", re.I)
 
 
-def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, keep: int) -> list[Sentence]:
-    """The `keep` sentences of each passage closest to the question, in reading order, numbered 1..n.
+def scored_sentences(hit: Hit, question_vector: np.ndarray, embed) -> list[tuple[int, int, float]]:
+    """(start, end, cosine) in the document of each content sentence of `hit`.
 
-    Showing the model a few sentences per passage keeps the prompt short (time to first
-    token on CPU) and the choice of evidence small. `keep=0` shows whole passages.
-    `embed(texts)` gives query vectors.
+    Retrieved hits carry their sentences' cosines from the index; other passages (the
+    eval's gold paragraph) are embedded here the way the index embeds them.
     """
-    out: list[Sentence] = []
+    if hit.sentences:
+        return [(s, e, x) for s, e, x in hit.sentences if is_content(hit, hit.text[s - hit.start:e - hit.start])]
+    spans = passage_sentences(hit)
+    if not spans:
+        return []
+    vectors = embed([unit_text(hit.title, hit.text[s:e]) for s, e in spans])
+    return [(hit.start + s, hit.start + e, float(x)) for (s, e), x in zip(spans, vectors @ question_vector)]
+
+
+def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget_chars: int) -> list[Sentence]:
+    """The sentences of the passages closest to the question, up to `budget_chars`, in reading order.
+
+    Sentences compete across passages: the best passage may give three, a weak one none.
+    A sentence shared by two overlapping passages is shown once. `budget_chars=0` shows whole
+    passages. `embed(texts)` gives passage vectors (for hits without stored sentences).
+
+    >>> from rag.schema import Hit
+    >>> h = Hit("a.txt", 0, 24, "Il pleut. Trump a gagné.", 1.0, sentences=((0, 9, 0.7), (10, 24, 0.9)))
+    >>> [x.text for x in select_sentences(None, [h], None, 15)]
+    ['Trump a gagné.']
+    """
+    candidates: list[tuple[float, int, int, int, str]] = []
+    seen: set[tuple[str, int, int]] = set()
     for i, hit in enumerate(hits):
-        spans = passage_sentences(hit)
-        if keep > 0 and len(spans) > keep:
-            texts = [hit.text[s:e] for s, e in spans]
-            best = sorted(np.argsort(-(embed(texts) @ question_vector), kind="stable")[:keep])
-            spans = [spans[j] for j in best]
-        for s, e in spans:
-            out.append(Sentence(len(out) + 1, i, hit.start + s, hit.start + e, " ".join(hit.text[s:e].split())))
-    return out
+        for s, e, x in scored_sentences(hit, question_vector, embed):
+            if (hit.doc, s, e) not in seen:
+                seen.add((hit.doc, s, e))
+                candidates.append((x, i, s, e, " ".join(hit.text[s - hit.start:e - hit.start].split())))
+    if budget_chars > 0:
+        picked, used = [], 0
+        for c in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+            if picked and used + len(c[4]) > budget_chars:
+                continue            # a shorter, less close sentence may still fit
+            picked.append(c)
+            used += len(c[4])
+        candidates = picked
+    candidates.sort(key=lambda c: (c[1], c[2]))
+    return [Sentence(n, i, s, e, text) for n, (_, i, s, e, text) in enumerate(candidates, 1)]
 
 
 def build_messages(question: str, hits: list[Hit], sentences: list[Sentence], language: str) -> list[dict]:

@@ -35,7 +35,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage, best first. `score` is the fused (RRF) score."""
+    """A retrieved passage, best first. `score` is the fused score (rag/retrieval.py)."""
 
     doc: str
     start: int
@@ -45,8 +45,10 @@ class Hit:
     title: str = ""
     date: str = ""
     chunk_id: int = -1
-    dense_score: float | None = None   # cosine similarity, when dense retrieval saw it
+    dense_score: float | None = None   # cosine similarity of its closest sentence to the question
     bm25_score: float | None = None    # BM25 score, when keyword retrieval saw it
+    # its sentence units: (start, end) in the document and their cosine to the question
+    sentences: tuple[tuple[int, int, float], ...] = ()
 
 
 @dataclass(frozen=True)

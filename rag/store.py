@@ -6,8 +6,10 @@ Layout of `index_dir`:
     gen-<time>-<id>/     one complete index
         manifest.json    format version, models, chunking settings, per-file hashes
         chunks.jsonl     one chunk per line (doc, start, end, text, title, date)
-        vectors.npy      float32 embeddings, row i = chunk i (reused by incremental builds)
-        dense.faiss      FAISS index over the vectors (exact below 50k chunks, IVF above)
+        units.npy        the sentence units of the chunks: (start, end) in their document, in order
+        chunk_units.npy  chunk i is made of units [first, stop) (neighbours share an overlap unit)
+        vectors.npy      float32 embeddings, row i = unit i (reused by incremental builds)
+        dense.faiss      FAISS index over the vectors (exact below 50k units, IVF above)
         bm25/            bm25s arrays (numpy, no pickle) and vocabulary (JSON)
     .build.lock          held by the one build allowed at a time
 
@@ -37,18 +39,38 @@ from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound
 from .lexical import BM25Index
 from .schema import Chunk
 
-FORMAT_VERSION = 1
-FLAT_MAX = 50_000            # exact search up to this many chunks, IVF above (see make_faiss)
+# 2: dense vectors per sentence unit instead of per chunk (small-to-big retrieval, bench/README.md)
+FORMAT_VERSION = 2
+FLAT_MAX = 50_000            # exact search up to this many vectors, IVF above (see make_faiss)
 
 
 @dataclass
 class LoadedIndex:
+    """A loaded index. Dense vectors are per sentence unit; a chunk is a range of units.
+
+    Without `units` (benchmarks on synthetic vectors) each chunk is its own single unit.
+    """
+
     path: Path | None          # None for an index made in memory (benchmarks)
     manifest: dict
     chunks: list[Chunk]
-    vectors: np.ndarray
-    dense: object            # faiss.Index
-    bm25: BM25Index
+    vectors: np.ndarray        # one row per unit
+    dense: object              # faiss.Index over `vectors`
+    bm25: BM25Index            # one document per chunk
+    units: np.ndarray | None = None         # (n_units, 2) start, end in the unit's document
+    chunk_units: np.ndarray | None = None   # (n_chunks, 2) first, stop unit rows
+
+    def __post_init__(self):
+        if self.chunk_units is None:
+            n = len(self.chunks)
+            self.chunk_units = np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) if n else np.zeros((0, 2), int)
+            self.units = np.array([(c.start, c.end) for c in self.chunks], dtype=np.int64).reshape(-1, 2)
+        # Chunk ranges are sorted (a build writes documents and their chunks in order), so the
+        # chunks holding unit u are the run [first, last] with first = the first chunk ending
+        # after u and last = the last chunk starting at or before u.
+        u = np.arange(len(self.vectors))
+        self.unit_first_chunk = np.searchsorted(self.chunk_units[:, 1], u, side="right")
+        self.unit_last_chunk = np.searchsorted(self.chunk_units[:, 0], u, side="right") - 1
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -112,16 +134,22 @@ class IndexStore:
         try:
             chunks = [Chunk(**json.loads(line)) for line in (gen / "chunks.jsonl").open(encoding="utf-8")]
             vectors = np.load(gen / "vectors.npy", allow_pickle=False)
+            units = np.load(gen / "units.npy", allow_pickle=False)
+            chunk_units = np.load(gen / "chunk_units.npy", allow_pickle=False)
             dense = faiss.read_index(str(gen / "dense.faiss"))
             bm25 = BM25Index.load(gen / "bm25", len(chunks))
         except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as e:
             raise IndexCorrupt(f"index at {gen} is damaged ({type(e).__name__}: {e}). "
                                f"Rebuild it: rag index build <folder> --full") from None
         n = manifest.get("counts", {}).get("chunks")
-        if not (len(chunks) == n == dense.ntotal == vectors.shape[0] and bm25.n_docs == n):
-            raise IndexCorrupt(f"index at {gen} is inconsistent (chunks {len(chunks)}, vectors {vectors.shape[0]}, "
-                               f"faiss {dense.ntotal}, manifest {n}). Rebuild it: rag index build <folder> --full")
-        return LoadedIndex(gen, manifest, chunks, vectors, dense, bm25)
+        n_units = manifest.get("counts", {}).get("units")
+        if not (len(chunks) == n == len(chunk_units) and bm25.n_docs == n
+                and len(units) == n_units == dense.ntotal == vectors.shape[0]
+                and (n == 0 or (chunk_units.min() >= 0 and chunk_units.max() <= n_units))):
+            raise IndexCorrupt(f"index at {gen} is inconsistent (chunks {len(chunks)}, units {len(units)}, "
+                               f"vectors {vectors.shape[0]}, faiss {dense.ntotal}, manifest {n}/{n_units}). "
+                               f"Rebuild it: rag index build <folder> --full")
+        return LoadedIndex(gen, manifest, chunks, vectors, dense, bm25, units, chunk_units)
 
     def _require_current(self) -> Path:
         gen = self.current()
@@ -154,8 +182,12 @@ class IndexStore:
                             "wait for it to finish (the current index stays usable meanwhile)") from None
         return lock
 
-    def write(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> Path:
-        """Write a complete new generation, then make it live atomically. Caller holds the lock."""
+    def write(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, units: np.ndarray,
+              chunk_units: np.ndarray) -> Path:
+        """Write a complete new generation, then make it live atomically. Caller holds the lock.
+
+        `vectors[i]` embeds unit `units[i]`; chunk j is made of units `chunk_units[j]` = [first, stop).
+        """
         import faiss
 
         self._remove_stale_temporaries()
@@ -164,11 +196,14 @@ class IndexStore:
         tmp.mkdir(parents=True)
         try:
             manifest = dict(manifest, format=FORMAT_VERSION, counts=dict(manifest.get("counts", {}),
-                                                                          chunks=len(chunks)))
+                                                                          chunks=len(chunks), units=len(units)))
             with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
                 for c in chunks:
                     f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
             np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            np.save(tmp / "units.npy", np.asarray(units, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
+            np.save(tmp / "chunk_units.npy", np.asarray(chunk_units, dtype=np.int64).reshape(-1, 2),
+                    allow_pickle=False)
             faiss.write_index(make_faiss(vectors), str(tmp / "dense.faiss"))
             (tmp / "bm25").mkdir()
             BM25Index.build([searchable_text(c) for c in chunks]).save(tmp / "bm25")
@@ -203,8 +238,13 @@ class IndexStore:
 
 
 def searchable_text(chunk: Chunk) -> str:
-    """What retrieval sees of a chunk: the document title gives context to every passage."""
+    """What keyword retrieval sees of a chunk: the document title gives context to every passage."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def unit_text(title: str, sentence: str) -> str:
+    """What dense retrieval embeds of a sentence unit: the title gives it context ("Il a gagné" of what)."""
+    return f"{title}\n{sentence}" if title else sentence
 
 
 def check_compatible(manifest: dict, expect: dict, root: Path) -> None:

@@ -27,6 +27,7 @@ def test_build_bench_on_the_samples(tmp_path):
     r = run_bench("build", "--corpus", str(SAMPLES), out=tmp_path)
     assert r["documents"] >= 8 and r["chunks"] > r["documents"]
     assert r["build_s"] > 0 and r["bare_embed_s"] > 0 and r["embed_s"] <= r["build_s"]
+    assert r["units"] > r["chunks"] and r["bare_embed_chunks_s"] > 0
     assert r["resync_nochange_wrote"] is False                 # nothing changed: nothing rewritten
     assert r["one_file_reembedded"] == r["one_file_chunks"] < r["one_file_total_chunks"]
     assert r["machine"]["nproc"] >= 1

@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from rag.evaluation import (BriefingEvaluator, Question, RetrievalEvaluator, as_markdown, has_meta_talk,
+from rag.evaluation import (BriefingEvaluator, Question, halves, RetrievalEvaluator, as_markdown, has_meta_talk,
                             load_questions, loss_stage, normalize, overlaps, run_eval, sample, score_answer,
                             token_f1, translated)
 from rag.schema import Answer, Citation, Hit
+from rag.settings import Settings
 
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 
@@ -123,6 +124,7 @@ class FakeRetriever:
 
     def __init__(self, hits):
         self.hits = hits
+        self.settings = Settings(top_k=2, prompt_chars=25)
 
     def search(self, query, k, mode, query_vector):
         return self.hits[query][:k]
@@ -130,12 +132,24 @@ class FakeRetriever:
 
 def test_retrieval_metrics_arithmetic():
     questions = [Question("1", "q1", "x", "a.md", 100, 110), Question("2", "q2", "y", "b.md", 0, 5)]
-    hit = lambda doc, s, e: Hit(doc=f"/c/{doc}", start=s, end=e, text="t" * (e - s), score=1.0)
-    hits = {"q1": [hit("z.md", 0, 2000), hit("a.md", 90, 120)],           # relevant at rank 2, beyond 2000 chars
-            "q2": [hit("z.md", 0, 4000), hit("b.md", 0, 50)]}              # relevant but past the 3000 budget
+    hit = lambda doc, s, e, *sentences: Hit(doc=f"/c/{doc}", start=s, end=e, text="t" * (e - s), score=1.0,
+                                            sentences=sentences)
+    hits = {"q1": [hit("z.md", 0, 2000, (0, 10, 0.95)),                   # relevant at rank 2, beyond 2000 chars;
+                   hit("a.md", 90, 120, (90, 100, 0.9), (100, 120, 0.2))],  # its gold sentence is not shown
+            "q2": [hit("z.md", 0, 4000, (0, 10, 0.95)),                   # relevant but past the 3000 budget;
+                   hit("b.md", 0, 50, (0, 5, 0.3))]}                        # its gold sentence fits the 25 chars
     m = RetrievalEvaluator(questions, ks=(1, 2))(FakeRetriever(hits))
     assert m["recall@1"] == 0 and m["recall@2"] == 1 and m["mrr@10"] == pytest.approx(0.5)
     assert m["recall@3000chars"] == 0.5
+    assert m["gold_shown"] == 0.5
+
+
+def test_halves_split_by_article():
+    qs = [Question(str(i), "q", "a", f"doc-{i % 7}.md", 0, 1) for i in range(70)]
+    split = halves(qs)
+    a = {q.doc for q, h in zip(qs, split) if h == 0}
+    b = {q.doc for q, h in zip(qs, split) if h == 1}
+    assert a and b and not a & b and len(a) + len(b) == 7
 
 
 def test_seeded_sample_is_stable():

@@ -66,9 +66,33 @@ def test_vectors_of_unchanged_files_are_reused(folder, settings, embedder):
     write(folder, "b.txt", "Gaz\n\nAutre texte sur le gaz naturel liquéfié.")
     build_index(folder, settings=settings, embedder=embedder)
     after = IndexStore(settings.index_dir).load()
-    row = lambda idx, name: next(i for i, c in enumerate(idx.chunks) if c.doc.endswith(name))
-    assert np.array_equal(before.vectors[row(before, "a.md")], after.vectors[row(after, "a.md")])
-    assert not np.allclose(before.vectors[row(before, "b.txt")], after.vectors[row(after, "b.txt")])
+
+    def unit_vectors(idx, name):          # the sentence-unit vectors of one file's chunks
+        rows = [i for i, c in enumerate(idx.chunks) if c.doc.endswith(name)]
+        return idx.vectors[idx.chunk_units[rows[0]][0]:idx.chunk_units[rows[-1]][1]]
+
+    assert np.array_equal(unit_vectors(before, "a.md"), unit_vectors(after, "a.md"))
+    old, new = unit_vectors(before, "b.txt"), unit_vectors(after, "b.txt")
+    assert old.shape != new.shape or not np.allclose(old, new)
+
+
+def test_units_and_chunks_line_up_after_incremental_builds(folder, settings, embedder):
+    build_index(folder, settings=settings, embedder=embedder)
+    write(folder, "b.txt", "Gaz\n\nAutre texte sur le gaz. Une deuxième phrase. Et une troisième.")
+    write(folder, "e.md", "# Neuf\n\nUn document ajouté. Il a deux phrases.")
+    build_index(folder, settings=settings, embedder=embedder)
+    idx = IndexStore(settings.index_dir).load()
+    assert len(idx.units) == len(idx.vectors) and idx.chunk_units[-1][1] == len(idx.units)
+    for row, c in enumerate(idx.chunks):
+        a, b = idx.chunk_units[row]
+        assert (idx.units[a][0], idx.units[b - 1][1]) == (c.start, c.end)   # a chunk is its units
+        assert all(idx.unit_first_chunk[u] <= row <= idx.unit_last_chunk[u] for u in range(a, b))
+    # each unit's vector is the embedding of that sentence (with its title), wherever it came from
+    c = next(c for c in idx.chunks if c.doc.endswith("e.md"))
+    u = idx.chunk_units[idx.chunks.index(c)][1] - 1
+    text = c.text[idx.units[u][0] - c.start:idx.units[u][1] - c.start]
+    assert text == "Il a deux phrases."
+    assert np.allclose(idx.vectors[u], embedder.passages([f"{c.title}\n{text}"])[0], atol=1e-5)
 
 
 def test_failed_build_leaves_previous_index_usable(folder, settings, embedder, monkeypatch):

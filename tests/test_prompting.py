@@ -27,18 +27,37 @@ def test_title_and_date_lines_are_not_sentences():
     assert len(passage_sentences(h)) == 4
 
 
-def test_closest_sentences_are_kept_in_reading_order_with_document_offsets():
+def test_closest_sentences_compete_across_passages_within_a_character_budget():
     question = fake_embed(["Trump Macron"])[0]
-    two = select_sentences(question, [hit(), hit(start=900)], fake_embed, keep=2)
-    assert [x.n for x in two] == [1, 2, 3, 4] and [x.hit for x in two] == [0, 0, 1, 1]
-    assert two[0].text.startswith("Le cessez-le-feu") and two[1].text.startswith("Emmanuel Macron")
-    h = hit()
-    assert DOC[two[0].start - h.start:two[0].end - h.start] == two[0].text        # offsets into the document
-    assert len(select_sentences(question, [h], fake_embed, keep=0)) == 4          # 0 = whole passages
+    h0, h1 = hit(), hit(start=900)
+    first, second = (" ".join(x.split()) for x in ("Le cessez-le-feu de 30 jours a été proposé par Donald Trump.",
+                                                    "Emmanuel Macron s'est placé en première ligne."))
+    picked = select_sentences(question, [h0, h1], fake_embed, len(first) + len(second))
+    # the two closest sentences of the better passage fill the budget; the weaker passage gives none
+    assert [x.text for x in picked] == [first, second] and [x.hit for x in picked] == [0, 0]
+    assert [x.n for x in picked] == [1, 2]
+    assert DOC[picked[0].start - h0.start:picked[0].end - h0.start] == picked[0].text      # document offsets
+    # a larger budget takes the weaker passage's sentences too, in reading order, numbered 1..n
+    more = select_sentences(question, [h0, h1], fake_embed, 2 * (len(first) + len(second)))
+    assert [x.hit for x in more] == [0, 0, 1, 1] and [x.n for x in more] == [1, 2, 3, 4]
+    assert len(select_sentences(question, [h0], fake_embed, 0)) == 4          # 0 = whole passages
+
+
+def test_stored_sentence_scores_are_used_and_a_shared_sentence_is_shown_once():
+    text = "Il pleut. Trump a gagné. Macron a perdu."
+    a = Hit("/b/x.md", 0, 24, text[:24], 1.0, sentences=((0, 9, 0.5), (10, 24, 0.9)))
+    b = Hit("/b/x.md", 10, 40, text[10:], 0.9, sentences=((10, 24, 0.9), (25, 40, 0.8)))
+
+    def no_embedding(texts):
+        raise AssertionError("stored scores must be used")
+
+    picked = select_sentences(None, [a, b], no_embedding, 100)
+    assert [(x.text, x.hit) for x in picked] == [("Il pleut.", 0), ("Trump a gagné.", 0), ("Macron a perdu.", 1)]
+    assert [x.text for x in select_sentences(None, [a, b], no_embedding, 30)] == ["Trump a gagné.", "Macron a perdu."]
 
 
 def test_prompt_numbers_sentences_under_their_passage_and_follows_the_question_language():
-    sentences = select_sentences(fake_embed(["Trump"])[0], [hit()], fake_embed, keep=2)
+    sentences = select_sentences(fake_embed(["Trump"])[0], [hit()], fake_embed, 120)
     for language in ("fr", "en"):
         messages = build_messages("Qui a proposé la trêve ?", [hit()], sentences, language)
         assert messages[0] == {"role": "system", "content": SYSTEM[language]}

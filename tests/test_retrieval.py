@@ -56,6 +56,40 @@ def test_filters_by_document_and_date(retriever):
     assert retriever.search("Trump", k=5, filters=Filters(date_from="2030-01-01")) == []
 
 
+def test_hits_carry_their_sentences_and_the_closest_one_is_the_dense_score(retriever):
+    q = "Qui a proposé la trêve de 30 jours ?"
+    vec = retriever.embedder.queries([q])[0]
+    for h in retriever.search(q, k=4, query_vector=vec):
+        starts, ends, cosines = zip(*h.sentences)
+        assert starts[0] == h.start and ends[-1] == h.end and list(starts) == sorted(starts)
+        assert h.dense_score == pytest.approx(max(cosines))
+        # each cosine is that of the sentence embedded with its title, as the index did
+        s, e, x = max(h.sentences, key=lambda t: t[2])
+        sentence = h.text[s - h.start:e - h.start]
+        expected = retriever.embedder.passages([f"{h.title}\n{sentence}"])[0] @ vec
+        assert x == pytest.approx(float(expected), abs=1e-4)
+    best = retriever.search(q, k=1)[0]
+    s, e, _ = max(best.sentences, key=lambda t: t[2])
+    assert "Trump" in best.text[s - best.start:e - best.start]      # the sentence that answers
+
+
+def test_reciprocal_rank_fusion_and_document_evidence_are_settings(monkeypatch, retriever):
+    q = "alliés européens cessez-le-feu"
+    s = retriever.settings
+    default = [h.chunk_id for h in retriever.search(q, k=5)]
+    try:
+        monkeypatch.setattr(retriever, "settings", s.replace(fusion="rrf", doc_weight=0.0))
+        rrf = retriever.search(q, k=5)
+        assert [h.score for h in rrf] == sorted((h.score for h in rrf), reverse=True) and rrf[0].score < 0.05
+        monkeypatch.setattr(retriever, "settings", s.replace(doc_weight=100.0))
+        # a very large document weight ranks passages by their document's best score first
+        docs = [h.doc for h in retriever.search(q, k=5)]
+        assert docs == sorted(docs, key=lambda d: docs.index(d))   # passages of a document come together
+    finally:
+        monkeypatch.setattr(retriever, "settings", s)
+    assert [h.chunk_id for h in retriever.search(q, k=5)] == default
+
+
 def test_rrf_combines_rankings(monkeypatch, retriever):
     # With the dense side disabled by weight 0, hybrid equals the BM25 order.
     s = retriever.settings

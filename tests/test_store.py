@@ -37,7 +37,7 @@ def test_killed_builds_never_damage_the_previous_index(tmp_path, base_settings, 
         proc.wait()
         index = IndexStore(settings.index_dir).load(expect)          # always loads ...
         hits = Retriever(IndexStore(settings.index_dir), embedder, settings).search("Weimar+", k=1)
-        assert "Weimar+" in hits[0].text and len(index.chunks) >= 36  # ... and answers
+        assert "Weimar+" in hits[0].text and len(index.chunks) >= 27  # ... and answers
     report = build_index(folder, settings=settings, embedder=embedder)  # the next build completes
     assert {f"extra-{i}.md" for i in range(6)} <= {Path(c.doc).name for c in IndexStore(settings.index_dir).load().chunks}
     assert report.documents == 16

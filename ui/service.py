@@ -268,10 +268,19 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
 
 
 def closest_sentence(question: str, hit) -> tuple[int, int]:
-    """Offsets in `hit.text` of its sentence sharing most words with the question ((-1, -1) if none)."""
-    from rag.grounding import keyword_support
-    from rag.prompting import passage_sentences
+    """Offsets in `hit.text` of its sentence closest to the question ((-1, -1) if none).
 
+    Retrieved hits carry each sentence's cosine to the question; otherwise shared words decide.
+    """
+    from rag.grounding import keyword_support
+    from rag.prompting import is_content, passage_sentences
+
+    if hit.sentences:
+        spans = [(s - hit.start, e - hit.start, x) for s, e, x in hit.sentences
+                 if is_content(hit, hit.text[s - hit.start:e - hit.start])]
+        if spans:
+            s, e, _ = max(spans, key=lambda t: t[2])
+            return s, e
     spans = passage_sentences(hit)
     if not spans:
         return -1, -1
