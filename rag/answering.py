@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 from .embedding import Embedder
 from .errors import InvalidQuestion
 from .grounding import (adds_nothing, asks_for_number, evidence_gate, has_number, keyword_support, looks_not_found,
-                        same_language, strip_meta_talk, unsupported, with_markers)
+                        question_terms_held, same_language, strip_meta_talk, unsupported, with_markers)
 from .llm import LLM
 from .prompting import (ANSWER, ANSWERABLE, EVIDENCE, NOT_FOUND, Sentence, build_messages, detect_language,
                         select_sentences)
@@ -245,6 +245,15 @@ class Assistant:
                 return refuse("verification")          # a number the briefings do not give
             else:
                 text, trace["fallback"] = quote(evidence[0].text, language), "names"
+        elif trace.get("fallback") is None:
+            # The model may name a sentence that supports the answer but is about something else
+            # (a ceasefire, not the 30-day one): of the sentences that support the answer, cite
+            # the one that also holds most of the question's own names and numbers.
+            held = question_terms_held(query, evidence[0].text)
+            better = max((x for x in sentences if not any(unsupported(text, x.text, query, same))),
+                         key=lambda x: question_terms_held(query, x.text), default=None)
+            if better is not None and question_terms_held(query, better.text) > held:
+                evidence, trace["evidence_from"] = [better], "question terms"
         order: dict[int, int] = {}
         for x in evidence:
             order.setdefault(x.hit, len(order) + 1)

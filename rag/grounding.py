@@ -182,6 +182,16 @@ def unsupported(answer: str, evidence: str, question: str, same_language: bool) 
     return numbers, names
 
 
+def question_terms_held(question: str, sentence: str) -> int:
+    """How many of the question's own names and numbers a sentence holds (names by close spelling).
+
+    >>> question_terms_held("Qui a proposé la trêve de 30 jours ?", "Une trêve de 30 jours proposée par Trump.")
+    1
+    """
+    have = {fold(w.lower()) for w in re.findall(r"\w+\+*", sentence)}
+    return sum(_close(t.rstrip("+"), have) for t in set(key_terms(question)))
+
+
 def adds_nothing(answer: str, question: str) -> bool:
     """True when the answer only restates the question (an echo), so it cannot answer it."""
     asked = set(analyze(question))

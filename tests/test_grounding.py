@@ -81,3 +81,13 @@ def test_evidence_gate_uses_the_cross_language_threshold_only_across_languages()
     assert evidence_gate(q, french, 0.82, 0.75, 0.80).found          # English question, French passage
     assert not evidence_gate(q, english, 0.82, 0.75, 0.80).found     # same language: the higher bar
     assert not evidence_gate(q, french, 0.82, 0.75).found            # no cross-language bar given
+
+
+def test_question_terms_held_counts_the_questions_names_and_numbers():
+    from rag.grounding import question_terms_held
+
+    q = "Qui a proposé le cessez-le-feu de 30 jours à Istanbul ?"
+    assert question_terms_held(q, "Trump a prévu des appels pour promouvoir un cessez-le-feu.") == 0
+    assert question_terms_held(q, "Un cessez-le-feu de 30 jours proposé par Trump.") == 1
+    assert question_terms_held(q, "À Istanbul, un cessez-le-feu de 30 jours.") == 2
+    assert question_terms_held("who proposed the 30-day truce?", "une trêve de 30 jours") == 1
