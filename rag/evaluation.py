@@ -227,7 +227,11 @@ _META = re.compile(r"\b(?:passages?|citing|cit(?:é|e)s?|mentionn[ée]e?s? dans|
 
 
 def has_meta_talk(text: str) -> bool:
-    """Talk about the prompt instead of the facts: "comme mentionné dans le passage [1]", "citing passage 2"."""
+    """Talk about the prompt instead of the facts: "comme mentionné dans le passage [1]", "citing passage 2".
+
+    Deliberately not `rag.grounding.strip_meta_talk`'s pattern: a metric computed with the
+    product's own filter could only ever read 0. This one is looser, to catch what it misses.
+    """
     return bool(_META.search(re.sub(r"\[\d+\]", lambda m: "", text)) or
                 re.search(r"\b(?:passages?|sentences?|phrases?)\s*\[?\d", text, re.I))
 
