@@ -75,11 +75,7 @@ class Retriever:
         depth = max(self.settings.candidates, k)
         q = query_vector if query_vector is not None else self.embedder.queries([query])[0]
 
-        dense_rows, dense_top = np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if mode in ("hybrid", "dense"):
-            dense_rows = self._dense(index, q, depth, allowed)
-            closest, mean = chunk_cosines(index, q, dense_rows)
-            dense_top = closest + self.settings.sentence_mean_weight * mean
+        dense_rows = self._dense(index, q, depth, allowed) if mode in ("hybrid", "dense") else np.zeros(0, np.int64)
         bm25 = index.bm25.scores(query) if mode in ("hybrid", "bm25") else None
         bm25_rows = np.zeros(0, np.int64)
         if bm25 is not None:
@@ -92,8 +88,9 @@ class Retriever:
         rows = np.unique(np.concatenate([dense_rows, bm25_rows])).astype(np.int64)
         if len(rows) == 0:
             return []
-        cosine, mean = chunk_cosines(index, q, rows)
+        cosine, mean = chunk_cosines(index, q, rows)          # once, for every candidate
         dense = cosine + self.settings.sentence_mean_weight * mean
+        dense_top = dense[np.searchsorted(rows, dense_rows)]  # the dense ranking's own scores
         fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth)
         if self.settings.doc_weight:
             best_of_doc: dict[str, float] = {}
