@@ -27,7 +27,7 @@ from .llm import LLM
 from .prompting import (ANSWER, ANSWERABLE, EVIDENCE, NOT_FOUND, Sentence, build_messages, detect_language,
                         select_sentences)
 from .retrieval import Filters, Retriever
-from .schema import Answer, Citation
+from .schema import Answer, Citation, Hit
 from .settings import Settings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -48,6 +48,9 @@ class StreamEvent:
     delta: str = ""
     answer: Answer | None = None
     status: str = ""
+    # The retrieved passages, sent once as soon as retrieval is done (before the LLM reads them), so a
+    # client can show them while the answer is written (status "retrieved").
+    hits: tuple[Hit, ...] = ()
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -142,6 +145,7 @@ class Assistant:
         qvec = self.retriever.embedder.queries([query])[0]
         hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec)
         timings["retrieve"] = time.perf_counter() - t
+        yield StreamEvent(status="retrieved", hits=tuple(hits))
         gate = evidence_gate(query, hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross)
         base = dict(question=q, language=language, query=query, hits=hits)
         trace = {"gate": {"dense": round(gate.best_dense, 4), "coverage": round(gate.keyword_coverage, 4),

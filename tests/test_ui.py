@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from rag.answering import StreamEvent
 from rag.schema import Answer, Citation, Hit
 from ui.app import link_markers, plain_markers
 from ui.service import ChatService, highlight, safe_name, sources_html
@@ -45,6 +46,37 @@ def test_not_found_shows_the_closest_passages():
                                question="À quel niveau les stocks sont-ils remplis en Italie ?", hits=[hit]))
     assert "none of which answers the question" in html and "gaz.md" in html
     assert "<mark>Les stocks sont remplis à 48 %.</mark>" in html
+
+
+class _FakeAssistant:
+    """Replays a fixed event sequence: retrieved passages, reading, two deltas, the final answer."""
+
+    def __init__(self, hit, answer):
+        self.events = [StreamEvent(status="retrieved", hits=(hit,)), StreamEvent(status="reading"),
+                       StreamEvent(delta="Donald "), StreamEvent(delta="Trump"), StreamEvent(answer=answer)]
+
+    def stream(self, *args, **kwargs):
+        yield from self.events
+
+
+def test_passages_are_shown_before_the_answer_then_become_the_cited_sources(base_settings):
+    text = "Le cessez-le-feu de 30 jours a été proposé par Trump. Zelensky l'a accepté."
+    hit = Hit(doc="/x/treve.md", start=0, end=len(text), text=text, score=1.0, title="Trêve", date="2025-05-12",
+              sentences=((0, 53, 0.91), (54, len(text), 0.80)))
+    cite = Citation(n=1, doc=hit.doc, title=hit.title, start=0, end=len(text), text=text, date=hit.date,
+                    quote_start=0, quote_end=53)
+    service = ChatService(base_settings)
+    service.assistant = _FakeAssistant(hit, Answer(text="Donald Trump [1].", found=True, citations=[cite]))
+    steps = list(service.chat("Qui a proposé la trêve de 30 jours ?", []))
+    first_text, first_cards = steps[0]
+    assert "Rédaction de la réponse" in first_text                # a visible "writing" state ...
+    assert "id='hit-1'" in first_cards and "Passages trouvés" in first_cards   # ... beside the passages
+    assert "<mark>Le cessez-le-feu de 30 jours a été proposé par Trump.</mark>" in first_cards
+    assert "id='src-" not in first_cards                          # [n] markers never point at a pending card
+    streamed = [cards for text, cards in steps[1:-1] if "Trump" in text]
+    assert streamed and all(cards == first_cards for cards in streamed)  # cards stay while the answer streams
+    final_text, final_cards = steps[-1]
+    assert final_text == "Donald Trump [1]." and "id='src-1'" in final_cards and "hit-1" not in final_cards
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -228,19 +260,29 @@ def test_browser_streams_answer_and_shows_highlighted_source(server):
             page.fill("#question textarea", "Qui a proposé la trêve de 30 jours ?")
             asked = time.perf_counter()
             page.keyboard.press("Enter")
-            # Streamed: the bot bubble fills in while the sources panel is still empty.
+            # Enter -> first passage card (retrieval, < 1 s of work) -> first answer text -> cited sources.
             bot = "() => [...document.querySelectorAll('#chat [data-testid=\"bot\"]')].map(e => e.innerText).join(' ')"
-            partial, first_text = "", None
+            waiting = ("Rédaction de la réponse", "Lecture des passages", "Writing the answer", "Reading the passages")
+            first_card = first_text = None
+            partial = ""
             deadline = time.perf_counter() + 180
-            while time.perf_counter() < deadline and not page.locator("#sources .src").count():
-                text = page.evaluate(bot)
-                if text.strip() and first_text is None:
+            while time.perf_counter() < deadline and not page.locator("#sources .src:not(.pending)").count():
+                if first_card is None and page.locator("#sources .src").count():
+                    first_card = time.perf_counter() - asked
+                    page.screenshot(path=str(ARTIFACTS / "chat-sources-first.png"))
+                text = page.evaluate(bot).strip()
+                if first_text is None and text and not any(w in text for w in waiting):
                     first_text, partial = time.perf_counter() - asked, text
-                time.sleep(0.2)
-            page.wait_for_selector("#sources .src", timeout=5_000)
+                time.sleep(0.1)
+            page.wait_for_selector("#sources .src:not(.pending)", timeout=5_000)
             final = page.evaluate(bot)
-            print(f"\nfirst streamed text after {first_text:.1f} s, sources after {time.perf_counter() - asked:.1f} s")
-            assert partial and partial != final and "Trump" in final      # feedback before the sources
+            done = time.perf_counter() - asked
+            secs = lambda x: "never" if x is None else f"{x:.2f} s"       # noqa: E731
+            print(f"\nEnter -> first card {secs(first_card)}, -> first answer text {secs(first_text)}, "
+                  f"-> cited sources {secs(done)}")
+            assert first_card is not None and first_text is not None
+            assert first_card < first_text                                # the passages come before the answer
+            assert partial != final and "Trump" in final                 # streamed, not shown all at once
             marker = page.locator('#chat a[href="#src-1"]').first
             assert marker.inner_text() == "[1]"
             marker.click()

@@ -20,6 +20,7 @@ from ui.service import LOCALHOSTS, ChatService
 CSS = """
 #sources .src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
 #sources .src.active { outline: 3px solid #f59e0b; }
+#sources .src.pending { border-style: dashed; opacity: 0.9; }
 #sources .src-meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
 #sources .src-text { margin-top: 6px; white-space: pre-wrap; font-size: 0.92em; }
 #sources mark { background: #fde68a; color: inherit; padding: 0 2px; }

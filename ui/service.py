@@ -26,8 +26,8 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 UPLOAD_DIR = "uploaded"
-# Shown while the LLM reads the passages (several seconds on 2 cores), until the answer streams in.
-READING = {"fr": "_Lecture des passages…_", "en": "_Reading the passages…_"}
+# Shown while the LLM reads the passages (several seconds on 2 cores), beside the passages, until the answer streams.
+READING = {"fr": "_Rédaction de la réponse…_", "en": "_Writing the answer…_"}
 LOCALHOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -78,7 +78,8 @@ class ChatService:
             yield f"⚠️ {self.error}", ""
             return
         filters = Filters(tuple(docs or ()), (date_from or "").strip(), (date_to or "").strip())
-        text = ""
+        text, cards = "", ""
+        language = detect_language(message)
         try:
             for event in self.assistant.stream(message, k=int(k) if k else None, history=history,
                                                filters=filters or None):
@@ -89,11 +90,15 @@ class ChatService:
                         shown += f"\n\n_(searched for: {a.query})_"
                     yield shown, sources_html(a, show_passages)
                     return
-                if event.status == "reading" and not text:
-                    yield READING.get(detect_language(message), READING["en"]), ""
+                if event.hits:
+                    # Retrieval takes under a second; the LLM several: show what it is reading meanwhile.
+                    cards = passages_html(list(event.hits), message, language)
+                    yield READING.get(language, READING["en"]), cards
+                elif event.status == "reading" and not text:
+                    yield READING.get(language, READING["en"]), cards
                 elif event.delta:
                     text += event.delta
-                    yield text, ""
+                    yield text, cards
         except RagError as e:
             yield f"⚠️ {e}", ""
 
@@ -264,6 +269,25 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                          f"<span class='src-meta'>{html.escape(Path(h.doc).name)} · {scores}</span>"
                          f"<div class='src-text'>{html.escape(h.text)}</div></div>")
         parts.append("</div>")
+    return "".join(parts)
+
+
+PASSAGES_HEADING = {"fr": "Passages trouvés — rédaction de la réponse…",
+                    "en": "Passages found — writing the answer…"}
+
+
+def passages_html(hits, question: str, language: str = "en") -> str:
+    """Cards for the retrieved passages, shown while the answer is written (they become the cited sources
+    when the answer is checked). Ids are hit-N, so [n] markers never point at them."""
+    parts = [f"<div class='sources pending'><h4>{html.escape(PASSAGES_HEADING.get(language, PASSAGES_HEADING['en']))}"
+             "</h4>"]
+    for i, h in enumerate(hits, 1):
+        s, e = closest_sentence(question, h)
+        parts.append(
+            f"<div class='src pending' id='hit-{i}'><div class='src-head'>{html.escape(h.title)}"
+            f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}</span></div>"
+            f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>")
+    parts.append("</div>")
     return "".join(parts)
 
 
