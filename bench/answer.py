@@ -83,7 +83,7 @@ def one(assistant, spy: Spy, question: str, warm: bool = True) -> dict:
     return row
 
 
-def run_answers(piaf_n: int, work: Path) -> dict:
+def run_answers(piaf_n: int, work: Path, examples: int = len(EXAMPLES)) -> dict:
     from rag.answering import Assistant
     from rag.embedding import Embedder
     from rag.evaluation import load_questions, sample
@@ -95,7 +95,7 @@ def run_answers(piaf_n: int, work: Path) -> dict:
     base = Settings.from_env()
     embedder, llm = Embedder.load(base), LLM.load(base)
     spy = Spy(llm)
-    sets = [("samples", ROOT / "samples" / "briefings", EXAMPLES)]
+    sets = [("samples", ROOT / "samples" / "briefings", EXAMPLES[:examples])]
     if piaf_n:
         qs = sample(load_questions(PIAF / "dev.jsonl"), piaf_n, seed=0)
         sets.append(("PIAF", PIAF / "docs", [q.question for q in qs]))
@@ -109,7 +109,7 @@ def run_answers(piaf_n: int, work: Path) -> dict:
             rows.append(row)
             console.print(f"[dim]{name}: {q[:60]} -> {row['ttft_s']:.2f} s first token, "
                           f"{row.get('bare_ttft_s', 0):.2f} s bare[/]")
-        if name == "samples":
+        if name == "samples" and len(questions) >= 2:
             # A fresh process: nothing cached for the first question, the system prompt for the second.
             reset(assistant, warm=False)
             for i, q in enumerate(questions[:2]):
@@ -205,12 +205,14 @@ def show_server(r: dict) -> None:
 
 @app.command()
 def main(piaf: int = typer.Option(10, help="PIAF dev questions (seeded sample) besides the example questions"),
+         examples: int = typer.Option(len(EXAMPLES), help="Example questions on the samples (2: also the "
+                                      "first-vs-second question sequence)"),
          server: bool = typer.Option(True, help="Also measure a serving process"),
          server_questions: int = typer.Option(8, help="Questions asked to the server"),
          out: Path = typer.Option(None, help="Folder for the JSON results")):
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-answer-") as tmp:
-        results["answers"] = run_answers(piaf, Path(tmp))
+        results["answers"] = run_answers(piaf, Path(tmp), examples)
         show_answers(results["answers"])
         if server:
             results["server"] = run_server(server_questions, Path(tmp))
