@@ -19,6 +19,21 @@ class Document:
     date: str          # ISO date (YYYY-MM-DD), from the document or the file's mtime
     sha256: str        # hash of the raw bytes, drives incremental re-indexing
     format: str        # "txt", "md", "pdf", "docx", "html"
+    # PDF: where each page starts in `text`, one offset per page of the file (page n starts at
+    # pages[n - 1]; an empty page starts where the next one does). () for formats without pages.
+    pages: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `text[offset]`, None without pages.
+
+        >>> Document("a.pdf", "one\\n\\nthree", "", "", "", "pdf", pages=(0, 5, 5)).page_at(6)
+        3
+        """
+        if not self.pages:
+            return None
+        from bisect import bisect_right
+        # Empty pages share their start with the next page: the last page starting at or before wins.
+        return max(1, bisect_right(self.pages, offset))
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,7 @@ class Chunk:
     text: str
     title: str = ""
     date: str = ""
+    page: int | None = None    # PDF page (1-based) of `start`; None for formats without pages
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class Hit:
     bm25_score: float | None = None    # BM25 score, when keyword retrieval saw it
     # its sentence units: (start, end) in the document and their cosine to the question
     sentences: tuple[tuple[int, int, float], ...] = ()
+    page: int | None = None            # PDF page (1-based) the passage starts on; None without pages
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class Citation:
     # document, like start/end), for highlighting; -1 when unknown.
     quote_start: int = -1
     quote_end: int = -1
+    page: int | None = None            # PDF page (1-based) the passage starts on; None without pages
 
 
 @dataclass

@@ -5,7 +5,7 @@ Layout of `index_dir`:
     CURRENT              name of the live generation (replaced atomically)
     gen-<time>-<id>/     one complete index
         manifest.json    format version, models, chunking settings, per-file hashes
-        chunks.jsonl     one chunk per line (doc, start, end, text, title, date)
+        chunks.jsonl     one chunk per line (doc, start, end, text, title, date, page: PDF page or null)
         units.npy        the sentence units of the chunks: (start, end) in their document, in order
         chunk_units.npy  chunk i is made of units [first, stop) (neighbours share an overlap unit)
         vectors.npy      float32 embeddings, row i = unit i (reused by incremental builds)
