@@ -246,6 +246,7 @@ PDF_PAGES = [
 
 def test_pdf_passages_carry_their_page(tmp_path, settings, embedder):
     from test_loaders import pages_pdf
+
     from rag.loaders import load_file
 
     folder = tmp_path / "pdfs"
@@ -279,8 +280,10 @@ def test_index_built_before_pages_loads_and_pdfs_get_pages_on_the_next_build(tmp
     # no "pages" in the manifest's PDF entry.
     gen = IndexStore(settings.index_dir).current()
     lines = [json.loads(line) for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert any(rec["page"] == 3 for rec in lines)
-    (gen / "chunks.jsonl").write_text("".join(json.dumps({k: v for k, v in rec.items() if k != "page"}) + "\n"
+    assert any(rec.get("page") == 3 for rec in lines)
+    assert not any("page" in rec for rec in lines if rec["doc"].endswith("note.txt"))    # as before pages
+    (gen / "chunks.jsonl").write_text("".join(json.dumps({k: v for k, v in rec.items()
+                                                          if k not in ("page", "page_breaks")}) + "\n"
                                               for rec in lines), encoding="utf-8")
     manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     for entry in manifest["documents"].values():
