@@ -81,7 +81,7 @@ def test_resolver_refuses_a_document_deleted_since_indexing(indexed, tmp_path, b
 
 
 def test_view_marks_the_cited_sentence_at_the_citations_offsets(indexed, embedder):
-    settings, folder = indexed
+    settings, _ = indexed
     c = _citation(settings, embedder, "Qui a proposé le cessez-le-feu de 30 jours ?")
     assert Path(c.doc).name == "treve.md" and c.page is None
     card = sources_html(Answer(text="Trump [1].", found=True, citations=[c]))
@@ -135,7 +135,7 @@ def test_the_app_serves_the_view_and_the_file_behind_its_login(indexed, embedder
     from ui.documents import document_routes
     from ui.service import ChatService
 
-    settings, folder = indexed
+    settings, _ = indexed
     c = _citation(settings, embedder, "Qui a proposé le cessez-le-feu de 30 jours ?")
     href = _view_href(sources_html(Answer(text="Trump [1].", found=True, citations=[c])))
     demo = build_app(ChatService(settings))
