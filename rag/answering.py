@@ -268,7 +268,8 @@ class Assistant:
                 continue
             h = hits[x.hit]
             citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
-                                      date=h.date, quote_start=x.start, quote_end=x.end))
+                                      date=h.date, quote_start=x.start, quote_end=x.end,
+                                      page=h.page_at(x.start)))
         return Answer(text=with_markers(text, sorted(order.values())), found=True, citations=citations,
                       raw_text=raw, trace=trace, **base)
 

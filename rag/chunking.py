@@ -174,7 +174,8 @@ def chunk_units(doc: Document, words: int = 100, max_words: int = 160, overlap: 
         if len(text[sents[a][0]:sents[b - 1][1]].split()) <= min(words * 1.6, max_words):
             ranges = ranges[:-2] + [(a, b)]
     chunks = [Chunk(doc=doc.path, start=sents[a][0], end=sents[b - 1][1], text=text[sents[a][0]:sents[b - 1][1]],
-                    title=doc.title, date=doc.date) for a, b in ranges]
+                    title=doc.title, date=doc.date, page=doc.page_at(sents[a][0]),
+                    page_breaks=doc.page_breaks(sents[a][0], sents[b - 1][1])) for a, b in ranges]
     return sents, chunks, ranges
 
 

@@ -159,14 +159,15 @@ def _ask_once(question, index, k, show_passages, history=None, exit_on_error=Tru
         out.print(f"[dim](searched: {final.query})[/]", highlight=False)
     out.print(final.text, highlight=False)
     for c in final.citations:
-        out.print(f"  [{c.n}] {c.title} — {Path(c.doc).name} ({c.date}) chars {c.start}-{c.end}", highlight=False)
+        out.print(f"  [{c.n}] {c.title} — {Path(c.doc).name}{_page(c.page)} ({c.date}) chars {c.start}-{c.end}",
+                  highlight=False)
         if 0 <= c.quote_start - c.start < c.quote_end - c.start <= len(c.text):
             out.print(f"      « {c.text[c.quote_start - c.start:c.quote_end - c.start]} »", style="dim",
                       highlight=False)
     if not final.found and final.hits and not show_passages:
         out.print("[dim]Closest passages, none of which answers the question:[/]")
         for h in final.hits[:3]:
-            out.print(f"  {h.title} — {Path(h.doc).name} ({h.date}) chars {h.start}-{h.end}", style="dim",
+            out.print(f"  {h.title} — {Path(h.doc).name}{_page(h.page)} ({h.date}) chars {h.start}-{h.end}", style="dim",
                       highlight=False)
     if show_passages:
         for i, h in enumerate(final.hits, 1):
@@ -189,8 +190,14 @@ def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5,
     except RagError as e:
         _fail(e)
     for i, h in enumerate(hits, 1):
-        out.print(f"[bold]{i}.[/] {h.score:.4f}  {Path(h.doc).name} [{h.start}:{h.end}]  {h.title}", highlight=False)
+        out.print(f"[bold]{i}.[/] {h.score:.4f}  {Path(h.doc).name}{_page(h.page)} [{h.start}:{h.end}]  {h.title}",
+                  highlight=False)
         out.print("   " + " ".join(h.text.split())[:300], highlight=False)
+
+
+def _page(page: int | None) -> str:
+    """" p. 3" after a PDF's name, nothing for formats without pages."""
+    return f" p. {page}" if page else ""
 
 
 @app.command("eval")

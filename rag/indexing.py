@@ -114,7 +114,8 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                 raw = read_bytes(path, int(settings.max_file_mb * 2**20))
                 digest = hashlib.sha256(raw).hexdigest()
                 old = old_docs.get(key)
-                if old and old["sha256"] == digest:
+                # A PDF indexed before chunks had pages is read again to get them.
+                if old and old["sha256"] == digest and (old.get("format") != "pdf" or "pages" in old):
                     kept[key] = old
                     report.unchanged.append(key)
                     continue
@@ -127,7 +128,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
             units, chunks, ranges = chunk_units(doc, settings.chunk_words, settings.chunk_max_words,
                                                 settings.chunk_overlap)
             kept[key] = {"sha256": doc.sha256, "title": doc.title, "date": doc.date, "format": doc.format,
-                         "chars": len(doc.text)}
+                         "chars": len(doc.text), **({"pages": len(doc.pages)} if doc.format == "pdf" else {})}
             fresh[key] = _Parts(chunks, np.asarray(units, dtype=np.int64).reshape(-1, 2),
                                 np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
                                 [unit_text(doc.title, doc.text[a:b]) for a, b in units])

@@ -69,7 +69,7 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
     if not raw.strip():
         raise LoadError("empty file")
     try:
-        text, title, date = _READERS[fmt](raw)
+        text, title, date, *layout = _READERS[fmt](raw)
     except LoadError:
         raise
     except Exception as e:  # a corrupt file must never stop the folder
@@ -80,13 +80,16 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
     if fmt in ("txt", "md"):
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
     else:
-        text = _clean(text)
+        cleaned = _clean(text)
+        if cleaned != text:          # page offsets were computed on the reader's text
+            layout = []
+        text = cleaned
     if not text.strip():
         raise LoadError("no text found (scanned PDF, script-only HTML or empty document?)")
     title = _one_line(title) or _title_from_name(path)
     date = date or _mtime_date(path)
     return Document(path=os.path.abspath(path), text=text, title=title[:200], date=date,
-                    sha256=hashlib.sha256(raw).hexdigest(), format=fmt)
+                    sha256=hashlib.sha256(raw).hexdigest(), format=fmt, pages=tuple(layout[0]) if layout else ())
 
 
 def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
@@ -164,7 +167,7 @@ def _kv(line: str) -> tuple[str, str]:
     return k.strip().lower(), v.strip().strip("'\"")
 
 
-def _read_pdf(raw: bytes) -> tuple[str, str, str]:
+def _read_pdf(raw: bytes) -> tuple[str, str, str, tuple[int, ...]]:
     import io
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -186,14 +189,42 @@ def _read_pdf(raw: bytes) -> tuple[str, str, str]:
         meta = reader.metadata or {}
     title = str(meta.get("/Title") or "") if meta else ""
     date = parse_date(str(meta.get("/CreationDate") or "")) if meta else ""
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    text, starts = _join_pages(pages)
     if not title:
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         title = first if len(first) <= 150 else ""
     if not date:
         d = _DATE_LINE.search(text[:2000])
         date = parse_date(d.group(1)) if d else ""
-    return text, title, date
+    return text, title, date, starts
+
+
+def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
+    """The pages' text joined by blank lines, empty pages dropped, and where each page starts in it.
+
+    Each page is tidied on its own, so tidying the joined text changes nothing and the
+    offsets stay exact. An empty page starts where the next non-empty one does.
+
+    >>> _join_pages(["Un", "  ", "Trois"])
+    ('Un\\n\\nTrois', (0, 4, 4))
+    """
+    parts: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    pending = 0                # empty pages waiting for the next page's start
+    for page in pages:
+        page = _clean(page)
+        if not page:
+            pending += 1
+            continue
+        if parts:
+            pos += 2           # the "\n\n" before this page
+        starts.extend([pos] * (pending + 1))
+        pending = 0
+        parts.append(page)
+        pos += len(page)
+    starts.extend([pos] * pending)
+    return "\n\n".join(parts), tuple(starts)
 
 
 def _read_docx(raw: bytes) -> tuple[str, str, str]:

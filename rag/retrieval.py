@@ -109,7 +109,8 @@ class Retriever:
                               for u, x in zip(range(a, b), sims))
             hits.append(Hit(doc=c.doc, start=c.start, end=c.end, text=c.text, score=float(fused[i]), title=c.title,
                             date=c.date, chunk_id=row, dense_score=float(cosine[i]),
-                            bm25_score=float(bm25[row]) if bm25 is not None else None, sentences=sentences))
+                            bm25_score=float(bm25[row]) if bm25 is not None else None, sentences=sentences,
+                            page=c.page, page_breaks=c.page_breaks))
         return hits
 
     def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth) -> np.ndarray:

@@ -5,7 +5,7 @@ Layout of `index_dir`:
     CURRENT              name of the live generation (replaced atomically)
     gen-<time>-<id>/     one complete index
         manifest.json    format version, models, chunking settings, per-file hashes
-        chunks.jsonl     one chunk per line (doc, start, end, text, title, date)
+        chunks.jsonl     one chunk per line (doc, start, end, text, title, date; PDFs: page, page_breaks)
         units.npy        the sentence units of the chunks: (start, end) in their document, in order
         chunk_units.npy  chunk i is made of units [first, stop) (neighbours share an overlap unit)
         vectors.npy      float32 embeddings, row i = unit i (reused by incremental builds)
@@ -132,7 +132,7 @@ class IndexStore:
         if expect:
             check_compatible(manifest, expect, self.root)
         try:
-            chunks = [Chunk(**json.loads(line)) for line in (gen / "chunks.jsonl").open(encoding="utf-8")]
+            chunks = [_chunk(json.loads(line)) for line in (gen / "chunks.jsonl").open(encoding="utf-8")]
             vectors = np.load(gen / "vectors.npy", allow_pickle=False)
             units = np.load(gen / "units.npy", allow_pickle=False)
             chunk_units = np.load(gen / "chunk_units.npy", allow_pickle=False)
@@ -199,7 +199,7 @@ class IndexStore:
                                                                           chunks=len(chunks), units=len(units)))
             with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
                 for c in chunks:
-                    f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+                    f.write(json.dumps(_record(c), ensure_ascii=False) + "\n")
             np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
             np.save(tmp / "units.npy", np.asarray(units, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
             np.save(tmp / "chunk_units.npy", np.asarray(chunk_units, dtype=np.int64).reshape(-1, 2),
@@ -235,6 +235,22 @@ class IndexStore:
         for p in self.root.glob("gen-*"):
             if p.name not in keep:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def _record(chunk: Chunk) -> dict:
+    """A chunk as one line of chunks.jsonl; page fields only for PDFs (other lines stay as before pages)."""
+    rec = asdict(chunk)
+    if rec["page"] is None:
+        del rec["page"]
+    if not rec["page_breaks"]:
+        del rec["page_breaks"]
+    return rec
+
+
+def _chunk(rec: dict) -> Chunk:
+    if "page_breaks" in rec:
+        rec["page_breaks"] = tuple((int(a), int(b)) for a, b in rec["page_breaks"])
+    return Chunk(**rec)
 
 
 def searchable_text(chunk: Chunk) -> str:

@@ -287,3 +287,26 @@ def test_chunks_never_cross_documents():
     assert not any("premier" in c.text.lower() for c in chunks_b)
     assert chunks_a[-1].text.endswith("Fin du premier.")
     assert chunks_b[-1].text.endswith("Fin du second.")
+
+
+def test_passages_across_pdf_pages_know_the_page_of_every_sentence(tmp_path):
+    import re
+
+    from test_loaders import pages_pdf
+
+    from rag.chunking import chunk_units
+    from rag.schema import page_in
+
+    text = "Sentence {i} of page {p} tells about event number {p}{i} in the region."
+    sentences_per_page = {1: 4, 2: 2, 3: 0, 4: 4, 5: 4}            # page 3 is blank
+    pages = [[text.format(i=i, p=p) for i in range(n)] for p, n in sentences_per_page.items()]
+    path = tmp_path / "p.pdf"
+    path.write_bytes(pages_pdf(pages))
+    doc = load_file(path)
+    units, chunks, ranges = chunk_units(doc, words=150, max_words=200, overlap=1)
+    assert [(c.page, [p for _, p in c.page_breaks]) for c in chunks] == [(1, [2, 4]), (5, [])]
+    for c, (a, b) in zip(chunks, ranges):
+        assert c.page == doc.page_at(c.start)
+        for s, _ in units[a:b]:
+            expected = int(re.search(r"of page (\d)", doc.text[s:s + 30]).group(1))
+            assert page_in(c.page, c.page_breaks, s) == doc.page_at(s) == expected

@@ -219,3 +219,81 @@ def test_permission_error_message(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "denied")))
     with pytest.raises(LoadError, match="permission denied"):
         read_bytes(p)
+
+
+PDF_PAGES = [
+    ["Rome summit. The leaders of the European Union met in Rome on Monday to discuss",
+     "the budget of the common defence fund and the rules for joint purchases of shells.",
+     "The Italian presidency wanted an agreement before the summer, but the Dutch and",
+     "the Swedish delegations asked for more time to consult their national parliaments.",
+     "A new meeting of the finance ministers is planned in Brussels at the end of June.",
+     "Diplomats said the compromise text would keep the ceiling of one hundred billion euros."],
+    [],                                                  # a blank page: still counted
+    ["Truce in Kivu. The armed groups of North Kivu signed a ceasefire in Goma on Friday,",
+     "under the mediation of Qatar and Angola, after three months of fighting near Sake.",
+     "The agreement opens humanitarian corridors for the displaced families of the region",
+     "and asks the fighters to withdraw twenty kilometres from the main roads within ten days.",
+     "Observers from the African Union will monitor the line of contact from next week.",
+     "The previous ceasefire, signed in the spring, had collapsed after only eleven days."],
+    ["Gas prices. Wholesale gas prices fell to thirty-six euros per megawatt hour in Amsterdam,",
+     "their lowest level since the winter, as storage sites filled faster than expected.",
+     "Traders pointed to mild weather, strong Norwegian flows and more liquefied gas cargoes",
+     "arriving from the United States and Qatar at the terminals of Rotterdam and Zeebrugge.",
+     "Analysts warned that a cold autumn could still push prices up before the heating season.",
+     "The European Commission kept its target of storage sites filled to ninety percent."],
+]
+
+
+def test_pdf_passages_carry_their_page(tmp_path, settings, embedder):
+    from test_loaders import pages_pdf
+
+    from rag.loaders import load_file
+
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(pages_pdf(PDF_PAGES))
+    write(folder, "note.txt", "Gaz\n\nLes prix du gaz ont baissé en Europe au printemps, selon les négociants.")
+    build_index(folder, settings=settings, embedder=embedder)
+    retriever = Retriever(IndexStore(settings.index_dir), embedder, settings)
+
+    hit = retriever.search("ceasefire signed in Goma under the mediation of Qatar and Angola", k=1)[0]
+    assert Path(hit.doc).name == "report.pdf" and "Goma" in hit.text
+    assert hit.page == 3                           # the blank page 2 counts, as in a PDF viewer
+    assert load_file(hit.doc).page_at(hit.start) == 3
+    gas = retriever.search("wholesale gas prices Amsterdam megawatt hour", k=1, mode="bm25")[0]
+    assert Path(gas.doc).name == "report.pdf" and gas.page == 4
+    first = retriever.search("Rome summit defence fund", k=1, mode="bm25")[0]
+    assert first.page == 1
+    txt = retriever.search("prix du gaz négociants", k=5, mode="bm25")
+    assert [h.page for h in txt if h.doc.endswith("note.txt")] == [None]
+
+
+def test_index_built_before_pages_loads_and_pdfs_get_pages_on_the_next_build(tmp_path, settings, embedder):
+    from test_loaders import pages_pdf
+
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(pages_pdf(PDF_PAGES))
+    write(folder, "note.txt", "Gaz\n\nLes prix du gaz ont baissé en Europe au printemps, selon les négociants.")
+    build_index(folder, settings=settings, embedder=embedder)
+    # Make it look like an index written before pages existed: no "page" in the chunks,
+    # no "pages" in the manifest's PDF entry.
+    gen = IndexStore(settings.index_dir).current()
+    lines = [json.loads(line) for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert any(rec.get("page") == 3 for rec in lines)
+    assert not any("page" in rec for rec in lines if rec["doc"].endswith("note.txt"))    # as before pages
+    (gen / "chunks.jsonl").write_text("".join(json.dumps({k: v for k, v in rec.items()
+                                                          if k not in ("page", "page_breaks")}) + "\n"
+                                              for rec in lines), encoding="utf-8")
+    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["documents"].values():
+        entry.pop("pages", None)
+    (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    old = IndexStore(settings.index_dir).load(expected_settings(settings, embedder))
+    assert {c.page for c in old.chunks} == {None}                  # still loadable, pages unknown
+    report = build_index(folder, settings=settings, embedder=embedder)
+    assert [Path(p).name for p in report.changed] == ["report.pdf"]     # re-read for its pages only
+    assert [Path(p).name for p in report.unchanged] == ["note.txt"]
+    new = IndexStore(settings.index_dir).load()
+    assert {c.page for c in new.chunks if c.doc.endswith("report.pdf")} >= {1, 3, 4}

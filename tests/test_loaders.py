@@ -220,6 +220,53 @@ def minimal_pdf(text: str = "La treve de 30 jours", info: dict[str, str] | None 
     return raw
 
 
+def pages_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF with one page per entry, each line of the entry a text line (an empty entry: a blank page)."""
+    n = len(pages)
+    font = 3 + 2 * n                     # objects: catalog, pages, then (page, contents) per page, font
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n)), n)]
+    for i, lines in enumerate(pages):
+        content = b"BT /F1 11 Tf 14 TL 72 740 Td " + b" ".join(_pdf_string(line) + b" Tj T*" for line in lines) + b" ET"
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                       b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font))
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for k, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % k + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_pages_are_mapped_exactly_even_across_a_blank_page(tmp_path):
+    from pypdf import PdfReader
+
+    pages = [["Page one: the summit opened in Rome."], [], ["Page three: the truce was signed."],
+             ["Page four: gas prices fell."]]
+    raw = pages_pdf(pages)
+    assert len(PdfReader(io.BytesIO(raw), strict=True).pages) == 4
+    doc = load_file(_write(tmp_path, "pages.pdf", raw))
+    assert len(doc.pages) == 4 and doc.pages[1] == doc.pages[2]     # the blank page starts with the next
+    for number, lines in enumerate(pages, start=1):
+        if lines:
+            start = doc.pages[number - 1]
+            assert doc.text[start:].startswith(lines[0]), (number, doc.text[start:start + 40])
+            assert doc.page_at(start) == number and doc.page_at(start + len(lines[0]) - 1) == number
+    assert doc.page_at(doc.text.index("truce")) == 3 and doc.page_at(doc.text.index("gas")) == 4
+    assert doc.page_at(doc.text.index("Rome")) == 1
+
+
+def test_formats_without_pages_have_none(tmp_path):
+    doc = load_file(_write(tmp_path, "note.txt", "Une note.\n\nSur deux paragraphes."))
+    assert doc.pages == () and doc.page_at(5) is None
+
+
 def test_minimal_pdf_is_valid_for_pypdf_strict():
     from pypdf import PdfReader
 

@@ -244,6 +244,31 @@ def test_two_concurrent_questions_are_both_answered(server):
 
 
 @pytest.mark.slow
+def test_the_served_app_opens_a_cards_document_view(server, sample_settings):
+    """`rag serve` (main()) serves the cards' links: the view with the cited sentence marked, 404 otherwise."""
+    import html as htmlmod
+    import re
+    import urllib.error
+
+    from rag.chunking import split_sentences
+    from rag.store import IndexStore
+    from ui.documents import document_text
+
+    path = sorted(IndexStore(sample_settings.index_dir).manifest()["documents"])[0]
+    text = document_text(path)
+    s, e = split_sentences(text)[2]
+    c = Citation(n=1, doc=path, title="T", start=0, end=len(text), text=text, quote_start=s, quote_end=e)
+    href = htmlmod.unescape(re.search(r"href='(doc/[0-9a-f]+/view\?[^']*)'",
+                                      sources_html(Answer(text="x [1].", found=True, citations=[c]))).group(1))
+    with urllib.request.urlopen(server + href, timeout=30) as r:
+        assert r.status == 200
+        assert f"<mark id='cited'>{htmlmod.escape(text[s:e])}</mark>" in r.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(server + "doc/0123456789abcdef/view", timeout=30)
+    assert missing.value.code == 404
+
+
+@pytest.mark.slow
 def test_browser_streams_answer_and_shows_highlighted_source(server):
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium not installed (make test installs it when run as root)")

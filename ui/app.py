@@ -15,6 +15,7 @@ import sys
 import gradio as gr
 
 from rag.settings import Settings
+from ui.documents import document_routes
 from ui.service import LOCALHOSTS, ChatService
 
 CSS = """
@@ -24,6 +25,7 @@ CSS = """
 #sources .src-meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
 #sources .src-text { margin-top: 6px; white-space: pre-wrap; font-size: 0.92em; }
 #sources mark { background: #fde68a; color: inherit; padding: 0 2px; }
+#sources .src-open { margin-top: 4px; font-size: 0.85em; }
 #sources .hit { border-top: 1px dashed var(--border-color-primary); padding: 6px 0; }
 a.cite, a[href^="#src-"] { font-weight: 600; text-decoration: none; cursor: pointer; }
 """
@@ -154,7 +156,9 @@ def main(index_dir: str | None = None, host: str = "127.0.0.1", port: int = 7860
     credentials = tuple(auth.split(":", 1)) if auth else None
     print(f"Briefings chat on http://{host}:{port}", flush=True)
     demo.launch(server_name=host, server_port=port, auth=credentials, css=CSS, head=HEAD, show_error=False,
-                max_file_size=f"{int(settings.max_file_mb)}mb", quiet=True)
+                max_file_size=f"{int(settings.max_file_mb)}mb", quiet=True,
+                # the cited briefings, read-only (ui/documents.py), ahead of Gradio's own routes
+                app_kwargs={"routes": document_routes(settings.index_dir, int(settings.max_file_mb * 2**20))})
 
 
 if __name__ == "__main__":

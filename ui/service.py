@@ -242,9 +242,10 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
         for c in answer.citations:
             parts.append(
                 f"<div class='src' id='src-{c.n}'><div class='src-head'><b>[{c.n}]</b> {html.escape(c.title)}"
-                f" <span class='src-meta'>{html.escape(c.date)} · {html.escape(Path(c.doc).name)}"
+                f" <span class='src-meta'>{html.escape(c.date)} · {html.escape(Path(c.doc).name)}{page_note(c.page)}"
                 f" · chars {c.start}–{c.end}</span></div>"
-                f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div></div>")
+                f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div>"
+                + card_links(c.doc, c.start, c.end, c.quote_start, c.quote_end, c.page) + "</div>")
         parts.append("</div>")
     if not answer.found and answer.hits:
         # Let the reader check for themselves: what came closest, with its best-matching sentence.
@@ -254,8 +255,10 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
             parts.append(
                 f"<div class='src' id='near-{i}'><div class='src-head'>{html.escape(h.title)}"
                 f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}"
+                f"{page_note(h.page_at(h.start + max(s, 0)))}"
                 f" · chars {h.start}–{h.end}</span></div>"
-                f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>")
+                f"<div class='src-text'>{highlight(h.text, s, e)}</div>"
+                + card_links(h.doc, h.start, h.end, h.start + s, h.start + e, h.page) + "</div>")
         parts.append("</div>")
     if show_passages and answer.hits:
         parts.append("<div class='retrieved'><h4>Retrieved passages</h4>")
@@ -285,10 +288,29 @@ def passages_html(hits, question: str, language: str = "en") -> str:
         s, e = closest_sentence(question, h)
         parts.append(
             f"<div class='src pending' id='hit-{i}'><div class='src-head'>{html.escape(h.title)}"
-            f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}</span></div>"
+            f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}"
+            f"{page_note(h.page_at(h.start + s) if s >= 0 else h.page)}</span></div>"
             f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def page_note(page: int | None) -> str:
+    """" · p. 3" in a card's meta line for a PDF passage; nothing for formats without pages."""
+    return f" · p. {page}" if page else ""
+
+
+def card_links(doc: str, start: int, end: int, quote_start: int = -1, quote_end: int = -1,
+               page: int | None = None) -> str:
+    """The card's "open file" / "view in document" links; the view marks the quote, else the passage.
+
+    >>> "view?s=10&amp;e=20" in card_links("/b/a.md", 0, 50, 10, 20)
+    True
+    """
+    from ui.documents import document_links
+
+    s, e = (quote_start, quote_end) if 0 <= quote_start < quote_end else (start, end)
+    return f"<div class='src-open'>{document_links(doc, s, e, page)}</div>"
 
 
 def closest_sentence(question: str, hit) -> tuple[int, int]:
