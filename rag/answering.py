@@ -264,7 +264,7 @@ class Assistant:
                 continue
             h = hits[x.hit]
             citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
-                                      date=h.date, quote_start=x.start, quote_end=x.end))
+                                      date=h.date, quote_start=x.start, quote_end=x.end, also_in=h.also_in))
         return Answer(text=with_markers(text, sorted(order.values())), found=True, citations=citations,
                       raw_text=raw, trace=trace, **base)
 

@@ -34,8 +34,8 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Mapping, Sequence
 
 from .errors import RagError
 from .schema import Document

@@ -49,6 +49,8 @@ class Hit:
     bm25_score: float | None = None    # BM25 score, when keyword retrieval saw it
     # its sentence units: (start, end) in the document and their cosine to the question
     sentences: tuple[tuple[int, int, float], ...] = ()
+    # other documents holding (nearly) the same passage, e.g. one wire story pasted in several briefings
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Citation:
     # document, like start/end), for highlighting; -1 when unknown.
     quote_start: int = -1
     quote_end: int = -1
+    also_in: tuple[str, ...] = ()      # other documents holding (nearly) the same passage
 
 
 @dataclass

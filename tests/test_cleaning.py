@@ -2,10 +2,18 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import write
-from rag.cleaning import (DocumentChanged, drop_lines, dropped_spans, find_boilerplate, indexed_text,
-                          is_known_boilerplate, line_hashes, remove_spans)
+
+from rag.cleaning import (
+    DocumentChanged,
+    drop_lines,
+    dropped_spans,
+    find_boilerplate,
+    indexed_text,
+    is_known_boilerplate,
+    line_hashes,
+    remove_spans,
+)
 from rag.indexing import build_index
 from rag.schema import Document
 from rag.store import IndexStore
@@ -35,8 +43,8 @@ def doc(text: str, path: str = "/x.txt") -> Document:
     "Partager · Facebook · X · LinkedIn · E-mail", "Abonnez-vous", "Abonnez-vous à notre newsletter",
     "Subscribe to our newsletter", "Newsletter", "Lire aussi : Les sanctions prolongées de six mois",
     "À lire aussi", "Read more", "© 2025 Le Quotidien. Tous droits réservés.", "All rights reserved",
-    "Nous utilisons des cookies pour améliorer votre expérience. En poursuivant votre navigation, vous acceptez "
-    "leur utilisation. Accepter Paramétrer",
+    ("Nous utilisons des cookies pour améliorer votre expérience. En poursuivant votre navigation, vous acceptez "
+     "leur utilisation. Accepter Paramétrer"),
     "We use cookies to improve your experience. By continuing you consent to our use of cookies.",
     "Accueil", "Retour en haut", "Mentions légales · CGU", "Publicité",
 ])

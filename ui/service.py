@@ -238,7 +238,7 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
             parts.append(
                 f"<div class='src' id='src-{c.n}'><div class='src-head'><b>[{c.n}]</b> {html.escape(c.title)}"
                 f" <span class='src-meta'>{html.escape(c.date)} · {html.escape(Path(c.doc).name)}"
-                f" · chars {c.start}–{c.end}</span></div>"
+                f" · chars {c.start}–{c.end}{also_in_html(c.also_in)}</span></div>"
                 f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div></div>")
         parts.append("</div>")
     if not answer.found and answer.hits:
@@ -265,6 +265,11 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                          f"<div class='src-text'>{html.escape(h.text)}</div></div>")
         parts.append("</div>")
     return "".join(parts)
+
+
+def also_in_html(docs) -> str:
+    """' · also in: a.txt, b.txt' for a passage found (nearly) the same in other documents."""
+    return f" · also in: {html.escape(', '.join(Path(d).name for d in docs))}" if docs else ""
 
 
 def closest_sentence(question: str, hit) -> tuple[int, int]:
