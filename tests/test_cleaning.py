@@ -117,6 +117,9 @@ def test_folder_footers_never_reach_a_chunk_and_offsets_point_into_indexed_text(
     manifest = IndexStore(settings.index_dir).manifest()
     assert FOOTER.casefold() in manifest["boilerplate"]["lines"].values()
     assert manifest["counts"]["boilerplate_lines"] == 15
+    from rag import index_status
+    status = index_status(index_dir=settings.index_dir)
+    assert status["boilerplate_lines"] == 15 and all("lines" not in f for f in status["files"].values())
     texts = {c.doc: indexed_text(c.doc, manifest) for c in chunks}
     for c in chunks:
         assert texts[c.doc][c.start:c.end] == c.text
