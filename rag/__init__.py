@@ -134,4 +134,6 @@ def index_status(*, index_dir=None) -> dict:
     return {"index_dir": os.path.abspath(s.index_dir), "source": m.get("source"), "built_at": m.get("built_at"),
             "documents": m.get("counts", {}).get("documents"), "chunks": m.get("counts", {}).get("chunks"),
             "embedder": m.get("embedder", {}).get("name"), "chunking": m.get("chunking"),
-            "skipped": m.get("skipped", []), "files": m.get("documents", {})}
+            "skipped": m.get("skipped", []), "boilerplate_lines": m.get("counts", {}).get("boilerplate_lines", 0),
+            # per-file line fingerprints are the build's business, not the reader's
+            "files": {k: {f: v for f, v in d.items() if f != "lines"} for k, d in m.get("documents", {}).items()}}

@@ -269,7 +269,7 @@ class Assistant:
             h = hits[x.hit]
             citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
                                       date=h.date, quote_start=x.start, quote_end=x.end,
-                                      page=h.page_at(x.start)))
+                                      page=h.page_at(x.start), also_in=h.also_in))
         return Answer(text=with_markers(text, sorted(order.values())), found=True, citations=citations,
                       raw_text=raw, trace=trace, **base)
 

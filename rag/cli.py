@@ -110,6 +110,7 @@ def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(F
     except RagError as e:
         table.add_row("llm", f"not available ({e})")
     table.add_row("skipped", str(len(info.get("skipped") or [])))
+    table.add_row("boilerplate lines dropped", str(info.get("boilerplate_lines") or 0))
     out.print(table)
 
 

@@ -2,7 +2,10 @@
 
 Incremental: files whose bytes did not change keep their chunks and vectors;
 only added or changed files are chunked and embedded, deleted ones are
-dropped. The new index replaces the old one atomically (see `rag.store`).
+dropped. Boilerplate lines are removed before chunking (rag/cleaning.py); as
+the lines repeated across the folder depend on all its files, an unchanged
+file is cleaned and chunked again when what its cleaning depends on changed
+(a footer line now reaching the threshold, say). The new index replaces the old one atomically (see `rag.store`).
 
 >>> from rag import build_index
 >>> report = build_index("samples/briefings", index_dir="index")   # doctest: +SKIP
@@ -16,7 +19,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,8 +28,10 @@ import numpy as np
 from .chunking import chunk_units
 from .embedding import Embedder
 from .errors import FolderNotFound, IndexIncompatible, IndexCorrupt, NothingToIndex
+from .cleaning import (RULES_VERSION, Boilerplate, dropped_spans, find_boilerplate, is_known_boilerplate, line_hash,
+                       line_hashes, normalise, remove_spans)
 from .loaders import LoadError, iter_files, load_file, read_bytes
-from .schema import Chunk, Skipped
+from .schema import Chunk, Document, Skipped
 from .settings import Settings
 from .store import IndexStore, check_compatible, unit_text
 
@@ -59,13 +64,19 @@ class BuildReport:
     chunks: int = 0
     embedded_chunks: int = 0            # chunks of the added or changed files
     embedded_units: int = 0             # their sentence units, each embedded once
+    # unchanged files cleaned and chunked again because the folder's boilerplate lines changed
+    recleaned: list[str] = field(default_factory=list)
+    boilerplate_lines: int = 0          # lines dropped as boilerplate, over all indexed files
     wrote: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         return (f"{self.documents} documents ({len(self.added)} added, {len(self.changed)} changed, "
-                f"{len(self.removed)} removed, {len(self.unchanged)} unchanged), {len(self.skipped)} skipped, "
-                f"{self.chunks} chunks in {self.timings.get('total', 0):.1f} s")
+                f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
+                + (f", {len(self.recleaned)} cleaned again" if self.recleaned else "")
+                + f"), {len(self.skipped)} skipped, "
+                f"{self.chunks} chunks in {self.timings.get('total', 0):.1f} s"
+                + (f", {self.boilerplate_lines} boilerplate lines dropped" if self.boilerplate_lines else ""))
 
 
 def expected_settings(settings: Settings, embedder: Embedder) -> dict:
@@ -101,11 +112,12 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         previous = None if full else _previous(store, expect)
         old_docs = previous.manifest["documents"] if previous else {}
 
-        # 1. scan: hash every file, load and chunk only new or changed ones
+        # 1. scan: hash every file, load only new or changed ones (and those indexed before
+        # lines were fingerprinted)
         t = time.perf_counter()
         files = list(iter_files(folder))
         kept: dict[str, dict] = {}
-        fresh: dict[str, _Parts] = {}
+        loaded: dict[str, Document] = {}
         for i, path in enumerate(files):
             if progress:
                 progress("scan", i, len(files))
@@ -115,24 +127,56 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                 digest = hashlib.sha256(raw).hexdigest()
                 old = old_docs.get(key)
                 # A PDF indexed before chunks had pages is read again to get them.
-                if old and old["sha256"] == digest and (old.get("format") != "pdf" or "pages" in old):
+                if (old and old["sha256"] == digest and "lines" in old
+                        and (old.get("format") != "pdf" or "pages" in old)):
                     kept[key] = old
-                    report.unchanged.append(key)
                     continue
-                doc = load_file(path, raw)
+                loaded[key] = load_file(path, raw)
                 del raw
             except LoadError as e:
                 report.skipped.append(Skipped(key, str(e)))
                 log.warning("skipped %s: %s", path, e)
                 continue
+            kept[key] = {"lines": line_hashes(loaded[key].text)}
+
+        # 2. boilerplate lines repeated across the folder; a file is (re)cleaned and chunked when
+        # it is new or changed, or when what its cleaning depends on changed (rag/cleaning.py)
+        boilerplate = find_boilerplate({key: kept[key]["lines"] for key in sorted(kept)})
+        fresh: dict[str, _Parts] = {}
+        dropped_texts: dict[str, str] = {}      # the dropped lines, for the manifest
+        for key in sorted(kept):
+            clean_key = boilerplate.key(kept[key]["lines"])
+            if key not in loaded and kept[key].get("clean") == clean_key:
+                report.unchanged.append(key)
+                continue
+            doc = loaded.pop(key, None)
+            if doc is None:
+                try:
+                    doc = load_file(key, max_bytes=int(settings.max_file_mb * 2**20))
+                except LoadError as e:
+                    report.skipped.append(Skipped(key, str(e)))
+                    del kept[key]
+                    continue
+                report.recleaned.append(key)
+            dropped = dropped_spans(doc.text, boilerplate)
+            gone = [line for a, b in dropped for line in doc.text[a:b].split("\n") if line.strip()]
+            n_dropped = len(gone)
+            dropped_texts.update((line_hash(line), normalise(line)) for line in gone)
+            doc = replace(doc, text=remove_spans(doc.text, dropped))
             units, chunks, ranges = chunk_units(doc, settings.chunk_words, settings.chunk_max_words,
                                                 settings.chunk_overlap)
             kept[key] = {"sha256": doc.sha256, "title": doc.title, "date": doc.date, "format": doc.format,
-                         "chars": len(doc.text), **({"pages": len(doc.pages)} if doc.format == "pdf" else {})}
+                         "chars": len(doc.text), **({"pages": len(doc.pages)} if doc.format == "pdf" else {}),
+                         "lines": kept[key]["lines"], "clean": clean_key,
+                         "dropped": [list(x) for x in dropped], "dropped_lines": n_dropped}
             fresh[key] = _Parts(chunks, np.asarray(units, dtype=np.int64).reshape(-1, 2),
                                 np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
                                 [unit_text(doc.title, doc.text[a:b]) for a, b in units])
-            (report.changed if key in old_docs else report.added).append(key)
+            if key in report.recleaned or old_docs.get(key, {}).get("sha256") == doc.sha256:
+                if key not in report.recleaned:
+                    report.recleaned.append(key)     # indexed by a version that kept no line fingerprints
+            else:
+                (report.changed if key in old_docs else report.added).append(key)
         if progress:
             progress("scan", len(files), len(files))
         report.removed = sorted(set(old_docs) - set(kept))    # deleted, or now unreadable (also in skipped)
@@ -146,6 +190,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                                  + ". Supported: .txt .md .pdf .docx .html")
 
         report.documents = len(kept)
+        report.boilerplate_lines = sum(entry.get("dropped_lines", 0) for entry in kept.values())
         if previous and not fresh and not report.removed:
             report.chunks = len(previous.chunks)
             report.timings["total"] = time.perf_counter() - t0
@@ -206,7 +251,10 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         chunk_ranges = np.concatenate(range_parts) if range_parts else np.zeros((0, 2), np.int64)
         manifest = dict(expect, built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                         source=str(folder), documents=kept,
-                        counts={"documents": len(kept), "chunks": len(chunks)},
+                        counts={"documents": len(kept), "chunks": len(chunks),
+                                "boilerplate_lines": report.boilerplate_lines},
+                        boilerplate={"rules": RULES_VERSION, "repeated_lines": len(boilerplate),
+                                     "lines": _dropped_lines(previous, kept, boilerplate, dropped_texts)},
                         skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped])
         store.write(manifest, chunks, vectors, units, chunk_ranges)
         report.wrote = True
@@ -216,6 +264,18 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         lock.release()
     report.timings["total"] = time.perf_counter() - t0
     return report
+
+
+def _dropped_lines(previous, kept: dict, boilerplate: Boilerplate, fresh_lines: dict[str, str]) -> dict[str, str]:
+    """Fingerprint -> text of the lines dropped as boilerplate (those of unchanged files come from
+    the previous manifest)."""
+    lines = dict(fresh_lines)
+    if previous:
+        present = {h for entry in kept.values() if entry.get("dropped") for h in entry["lines"]}
+        for h, text in previous.manifest.get("boilerplate", {}).get("lines", {}).items():
+            if h in present and (h in boilerplate.groups or is_known_boilerplate(text)):
+                lines.setdefault(h, text)
+    return dict(sorted(lines.items(), key=lambda kv: kv[1]))
 
 
 def _resolve_folder(folder, store: IndexStore) -> Path:

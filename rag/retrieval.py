@@ -8,6 +8,8 @@ over their top candidates and added (`fusion="convex"`; reciprocal rank fusion
 is kept as `fusion="rrf"`), then each candidate gets `doc_weight` times the best
 fused score of its document: passages of a document that matches elsewhere too
 move up. On PIAF dev this raised recall@1 0.726 -> 0.79 (bench/README.md).
+Near-duplicate passages (one wire story pasted into several briefings) fill one
+slot, not several: the earliest copy, with the others' documents in `Hit.also_in`.
 
 >>> from rag import search
 >>> hits = search("Weimar+", k=3)                     # doctest: +SKIP
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .duplicates import fold
+from .duplicates import groups as duplicate_groups
 from .embedding import Embedder
 from .indexing import expected_settings
 from .schema import Hit
@@ -98,19 +102,19 @@ class Retriever:
                 doc = index.chunks[row].doc
                 best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), f)
             fused = fused + self.settings.doc_weight * np.array([best_of_doc[index.chunks[r].doc] for r in rows])
-        order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))[:k]
+        order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))
         hits = []
-        for i in order:
+        for i, score, also_in in distinct_passages(index, rows, fused, order, k, q):
             row = int(rows[i])
             c = index.chunks[row]
             a, b = index.chunk_units[row]
             sims = index.vectors[a:b] @ q
             sentences = tuple((int(index.units[u][0]), int(index.units[u][1]), float(x))
                               for u, x in zip(range(a, b), sims))
-            hits.append(Hit(doc=c.doc, start=c.start, end=c.end, text=c.text, score=float(fused[i]), title=c.title,
+            hits.append(Hit(doc=c.doc, start=c.start, end=c.end, text=c.text, score=score, title=c.title,
                             date=c.date, chunk_id=row, dense_score=float(cosine[i]),
                             bm25_score=float(bm25[row]) if bm25 is not None else None, sentences=sentences,
-                            page=c.page, page_breaks=c.page_breaks))
+                            page=c.page, page_breaks=c.page_breaks, also_in=also_in))
         return hits
 
     def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth) -> np.ndarray:
@@ -156,6 +160,50 @@ class Retriever:
             elif filters.date_to and c.date > filters.date_to:
                 mask[row] = False
         return mask
+
+
+DUPLICATE_POOL = 3     # near-duplicates are looked for among the top DUPLICATE_POOL * k candidates
+
+
+def distinct_passages(index: LoadedIndex, rows: np.ndarray, fused: np.ndarray, order: list[int], k: int,
+                      q: np.ndarray) -> list[tuple[int, float, tuple[str, ...]]]:
+    """The k best candidates once near-duplicates are collapsed: (candidate, score, also_in).
+
+    Copies of one passage (rag/duplicates.py) take the place and the score of the best
+    copy, since their relevance is the same text's; the earliest-dated copy is the one
+    shown (ties: the higher score), as the original, and the other documents are listed
+    in `also_in`. Copies may differ a little (each briefing's own header): only those
+    holding the best copy's sentence closest to the question can be shown, so a question
+    about one briefing's own line gets that briefing. Only the top `DUPLICATE_POOL * k`
+    candidates are compared, and all of them when that leaves fewer than k passages.
+    """
+    for pool in (order[:DUPLICATE_POOL * k], order):
+        groups = duplicate_groups([index.chunks[int(rows[i])].text for i in pool])
+        if len(groups) >= k or len(pool) == len(order):
+            break
+    picks = []
+    for group in groups[:k]:
+        members = [pool[j] for j in group]
+        eligible = members
+        if len(members) > 1:
+            best = " ".join(_closest_sentence(index, int(rows[members[0]]), q))
+            eligible = [i for i in members
+                        if f" {best} " in " {} ".format(" ".join(fold(index.chunks[int(rows[i])].text)))]
+        keep = min(eligible, key=lambda i: (index.chunks[int(rows[i])].date or "9999", -fused[i], rows[i]))
+        doc = index.chunks[int(rows[keep])].doc
+        also_in = tuple(dict.fromkeys(index.chunks[int(rows[i])].doc for i in members
+                                      if index.chunks[int(rows[i])].doc != doc))
+        picks.append((keep, float(fused[members[0]]), also_in))
+    return picks
+
+
+def _closest_sentence(index: LoadedIndex, row: int, q: np.ndarray) -> tuple[str, ...]:
+    """The folded words of a chunk's sentence closest to the question."""
+    a, b = index.chunk_units[row]
+    u = a + int(np.argmax(index.vectors[a:b] @ q))
+    c = index.chunks[row]
+    s, e = index.units[u]
+    return tuple(fold(c.text[max(0, int(s) - c.start):int(e) - c.start]))
 
 
 def chunk_cosines(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -92,6 +92,8 @@ class Hit:
     def page_at(self, offset: int) -> int | None:
         """The PDF page of a document offset inside this passage (None without pages)."""
         return page_in(self.page, self.page_breaks, offset)
+    # other documents holding (nearly) the same passage, e.g. one wire story pasted in several briefings
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Citation:
     quote_start: int = -1
     quote_end: int = -1
     page: int | None = None            # PDF page (1-based) of the quote (else of the passage); None without pages
+    also_in: tuple[str, ...] = ()      # other documents holding (nearly) the same passage
 
 
 @dataclass

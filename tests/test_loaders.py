@@ -148,6 +148,54 @@ def test_html_title_date_and_no_script_or_style(tmp_path):
         assert secret not in doc.text, secret
 
 
+NEWS_PAGE = """<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8">
+<title>Trêve : Kyiv accepte un cessez-le-feu de 30 jours | Le Quotidien</title>
+<meta property="article:published_time" content="2025-05-20T08:00:00+02:00">
+</head><body>
+<header><div class="logo">Le Quotidien</div>
+<ul class="menu"><li><a href="/">Accueil</a></li><li><a href="/monde">International</a></li><li><a href="/eco">Économie</a></li><li><a href="/abo">Abonnez-vous</a></li></ul></header>
+<div id="cookie-banner">Nous utilisons des cookies pour améliorer votre expérience. En poursuivant votre navigation, vous acceptez leur utilisation. <button>Accepter</button> <button>Paramétrer</button></div>
+<main><article>
+<h1>Trêve : Kyiv accepte un cessez-le-feu de 30 jours</h1>
+<div class="share">Partager <a href="#">Facebook</a> <a href="#">Twitter</a> <a href="#">LinkedIn</a></div>
+<p>Le président ukrainien a annoncé lundi qu'il acceptait la proposition de cessez-le-feu de trente jours portée par Paris et Londres, à condition que Moscou s'y engage également et que la trêve soit vérifiée par des observateurs.</p>
+<p>Les Européens veulent partager le fardeau de la surveillance : plusieurs capitales ont proposé des moyens satellitaires et des drones pour contrôler la ligne de front pendant la durée de la trêve.</p>
+<p class="related">Lire aussi : Les sanctions européennes contre la Russie prolongées de six mois</p>
+<p>Le Kremlin a répondu qu'il étudierait la proposition, tout en posant ses propres conditions, notamment l'arrêt des livraisons d'armes occidentales pendant la durée du cessez-le-feu.</p>
+</article></main>
+<aside><h3>Les plus lus</h3><ul><li><a href="#">Un autre article très lu sur la politique intérieure</a></li><li><a href="#">Météo : canicule annoncée</a></li></ul></aside>
+<footer><p>SUIVEZ-NOUS SUR ▼▼</p><p>Facebook · Twitter · Instagram</p><p>Abonnez-vous à notre newsletter</p><p>© 2025 Le Quotidien. Tous droits réservés.</p><p><a href="/mentions">Mentions légales</a> · <a href="/cgu">CGU</a></p></footer>
+</body></html>"""
+
+
+def test_html_news_page_keeps_the_article_not_menus_share_bars_cookies_or_footer(tmp_path):
+    doc = load_file(_write(tmp_path, "treve.html", NEWS_PAGE))
+    assert doc.date == "2025-05-20"
+    assert doc.title.startswith("Trêve : Kyiv accepte")
+    assert "Le président ukrainien a annoncé lundi" in doc.text
+    assert "Le Kremlin a répondu qu'il étudierait la proposition" in doc.text
+    # an article sentence that happens to say "partager" is content
+    assert "Les Européens veulent partager le fardeau de la surveillance" in doc.text
+    # paragraphs stay paragraphs: chunking cuts at blank lines
+    assert "observateurs.\n\nLes Européens" in doc.text
+    for junk in ("SUIVEZ-NOUS", "Abonnez-vous", "newsletter", "cookies", "Accepter", "Paramétrer",
+                 "Tous droits réservés", "Mentions légales", "Les plus lus", "Météo", "Accueil",
+                 "Facebook", "Twitter", "Lire aussi"):
+        assert junk not in doc.text, junk
+
+
+def test_html_note_where_trafilatura_finds_nothing_keeps_its_whole_text(tmp_path):
+    from rag.loaders import main_content
+
+    # a hand-written note put in a <footer>: trafilatura (rightly, for news pages) discards it
+    html = ("<html><head><title>Note</title></head><body><footer><p>Réunion à Varsovie le 12 juin. "
+            "Ordre du jour : garanties.</p></footer></body></html>")
+    assert main_content(html.encode()) == ""
+    doc = load_file(_write(tmp_path, "note.html", html))
+    assert "Réunion à Varsovie le 12 juin. Ordre du jour : garanties." in doc.text
+
+
 # --------------------------------------------------------------------------- DOCX
 def _docx_bytes(title: str | None, heading: str, paragraphs: list[str]) -> bytes:
     docx = pytest.importorskip("docx")

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ def test_markers_link_to_sources_and_back():
     linked = link_markers("Trump [1]. Macron [2].")
     assert linked == "Trump [[1]](#src-1). Macron [[2]](#src-2)."
     assert plain_markers(linked) == "Trump [1]. Macron [2]."
+
+
+def test_source_card_lists_the_other_briefings_holding_the_same_passage():
+    c = Citation(n=1, doc="/b/geneve.txt", title="Genève", start=0, end=10, text="Même dépêche",
+                 also_in=("/b/revue.txt", "/b/ministre.txt"))
+    html = sources_html(Answer(text="Oui [1].", found=True, citations=[c]))
+    assert "also in: revue.txt, ministre.txt" in html
+    assert "also in" not in sources_html(Answer(text="Oui [1].", found=True, citations=[replace(c, also_in=())]))
 
 
 def test_sources_html_highlights_the_supporting_sentence():

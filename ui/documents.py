@@ -82,13 +82,22 @@ def resolve(key: str, index_dir: str) -> IndexedDocument:
     raise DocumentNotFound(f"no document {key!r} in the index")
 
 
-def document_text(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+def document_text(path: str | Path, max_bytes: int = MAX_FILE_BYTES, entry: dict | None = None) -> str:
     """The text citations' offsets point into: the one place the view reads a document's text.
+
+    That is the loader's text minus the boilerplate spans the build removed (`entry` is the
+    document's manifest entry; rag/cleaning.py). A file changed since indexing shows as loaded.
 
     >>> document_text("samples/briefings/2025-05-16-istanbul.md")[:9]   # doctest: +SKIP
     '# Pourpar'
     """
-    return load_file(path, max_bytes=max_bytes).text
+    from rag.cleaning import remove_spans
+
+    doc = load_file(path, max_bytes=max_bytes)
+    dropped = (entry or {}).get("dropped") or ()
+    if dropped and doc.sha256 == (entry or {}).get("sha256"):
+        return remove_spans(doc.text, dropped)
+    return doc.text
 
 
 def document_links(doc: str, start: int, end: int, page: int | None = None) -> str:
@@ -113,7 +122,7 @@ def view_html(doc: IndexedDocument, start: int, end: int, max_bytes: int = MAX_F
     Offsets outside the text show it without a mark. A file changed since it was indexed
     gets a warning: the offsets may no longer fall on the cited sentence.
     """
-    text = document_text(doc.path, max_bytes)
+    text = document_text(doc.path, max_bytes, doc.entry)
     if 0 <= start < end <= len(text):
         body = (html.escape(text[:start]) + "<mark id='cited'>" + html.escape(text[start:end]) + "</mark>"
                 + html.escape(text[end:]))

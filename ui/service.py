@@ -243,7 +243,7 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
             parts.append(
                 f"<div class='src' id='src-{c.n}'><div class='src-head'><b>[{c.n}]</b> {html.escape(c.title)}"
                 f" <span class='src-meta'>{html.escape(c.date)} · {html.escape(Path(c.doc).name)}{page_note(c.page)}"
-                f" · chars {c.start}–{c.end}</span></div>"
+                f" · chars {c.start}–{c.end}{also_in_html(c.also_in)}</span></div>"
                 f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div>"
                 + card_links(c.doc, c.start, c.end, c.quote_start, c.quote_end, c.page) + "</div>")
         parts.append("</div>")
@@ -311,6 +311,11 @@ def card_links(doc: str, start: int, end: int, quote_start: int = -1, quote_end:
 
     s, e = (quote_start, quote_end) if 0 <= quote_start < quote_end else (start, end)
     return f"<div class='src-open'>{document_links(doc, s, e, page)}</div>"
+
+
+def also_in_html(docs) -> str:
+    """' · also in: a.txt, b.txt' for a passage found (nearly) the same in other documents."""
+    return f" · also in: {html.escape(', '.join(Path(d).name for d in docs))}" if docs else ""
 
 
 def closest_sentence(question: str, hit) -> tuple[int, int]:
