@@ -149,7 +149,8 @@ class Assistant:
         qvec = self.retriever.embedder.queries([query])[0]
         hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
         timings["retrieve"] = time.perf_counter() - t
-        gate = evidence_gate(without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross)
+        gate = evidence_gate(without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage,
+                             s.min_dense_score_cross)
         base = dict(question=q, language=language, query=query, hits=hits)
         trace = {"gate": {"dense": round(gate.best_dense, 4), "coverage": round(gate.keyword_coverage, 4),
                           "missing": list(gate.missing_terms)}}

@@ -33,18 +33,20 @@ _UNIT = r"jours?|days?|semaines?|weeks?|mois|months?|ans?|années?|years?"
 # Words that make a phrase a date on their own (month names need more: "Mars", "march", "may" are words too).
 _ANCHOR = re.compile(
     rf"\b(?:{_WEEKDAY}|hier|avant-hier|aujourd['’]hui|yesterday|today)\b"
-    r"|\b(?:ce|cet|cette|this|last|past|previous|dernier|dernière|passée?)\b.*\b(?:semaine|week|mois|month|année|an|year)\b"
+    r"|\b(?:ce|cet|cette|this|last|past|previous|dernier|dernière|passée?)\b"
+    r".*\b(?:semaine|week|mois|month|année|an|year)\b"
     r"|\b(?:semaine|week|mois|month|année|an|year)\b.*\b(?:dernier|dernière|passée?|-ci)\b"
     r"|\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b\d{4}-\d{2}-\d{2}\b|\b(?:19|20)\d{2}\b", re.I)
 _MONTH_WORD = re.compile(rf"\b({_MONTH})\b", re.I)
 # A month name is a date after a preposition ("en mars", "in May") or beside a number ("20 mai", "May 2025").
-_MONTH_CONTEXT = re.compile(r"(?:\b(?:in|on|of|since|from|until|by|early|late|mid|en|de|du|d['’]|début|fin|mi|depuis)"
-                            r"[\s-]*|\d(?:er)?\s*)$", re.I)
+_MONTH_CONTEXT = re.compile(r"(?:\b(?:in|on|of|since|from|until|by|early|late|mid|en|de|du|d['’]|début|fin|mi"
+                            r"|depuis)[\s-]*|\d(?:er)?\s*)$", re.I)
 _DURATION = re.compile(rf"^\D*(\d+)[\s-]*({_UNIT})\b", re.I)
 _SINCE = re.compile(r"\b(?:depuis|since|from|à partir d[eu]|after|après)\s+(?:le\s+|the\s+|l['’])?$", re.I)
 # Periods dateparser 1.5 does not find (checked on each): (regex, unit, how many units back).
 _OWN = [
-    (re.compile(r"\b(?:la\s+)?semaine\s+(?:dernière|passée)|\b(?:the\s+)?(?:past|previous)\s+week\b", re.I), "week", 1),
+    (re.compile(r"\b(?:la\s+)?semaine\s+(?:dernière|passée)|\b(?:the\s+)?(?:past|previous)\s+week\b", re.I),
+     "week", 1),
     (re.compile(r"\b(?:le\s+)?mois\s+(?:dernier|passé)|\b(?:the\s+)?(?:past|previous)\s+month\b", re.I), "month", 1),
     (re.compile(r"\bl['’](?:an|année)\s+(?:dernier|dernière|passée?)|\b(?:the\s+)?(?:past|previous)\s+year\b",
                 re.I), "year", 1),

@@ -116,7 +116,7 @@ class Retriever:
                 best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), f)
             fused = fused + self.settings.doc_weight * np.array([best_of_doc[index.chunks[r].doc] for r in rows])
         if dates is not None and self.settings.date_weight:
-            fused = fused + self.settings.date_weight * date_bonus([index.chunks[r].date for r in rows], dates)
+            fused = fused + self.settings.date_weight * date_bonus([index.chunks[r].date for r in rows], dates, fused)
         order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))[:k]
         hits = []
         for i in order:
@@ -190,12 +190,19 @@ def chunk_cosines(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> tuple[
             (np.add.reduceat(sims, starts) / lengths).astype(np.float32))
 
 
-def date_bonus(dates: list[str], period: DateRange) -> np.ndarray:
+NEWEST_HALF_LIFE = 7.0       # days
+NEWEST_AMONG = 10            # "the newest" is that of the passages ranked this high without dates
+
+
+def date_bonus(dates: list[str], period: DateRange, scores: np.ndarray | None = None) -> np.ndarray:
     """Share (0..1) of the date bonus each passage of these ISO `dates` gets; undated ones ("") get 0.
 
-    In the period: 1. Asked for the newest: from 0 for the oldest of these passages to 1 for the newest.
+    In the period: 1. Asked for the newest: 1 for the newest date among the NEWEST_AMONG best
+    `scores` (all passages without them), halved every NEWEST_HALF_LIFE days before it (the news
+    of that week, not of that year); "the latest on X" is the latest about X, not any newer file.
     A date the loader took from the file's mtime counts as the briefing's: the index does not record
-    where a date came from, and a favour (not a filter) costs little when it is wrong.
+    where a date came from, and a favour (not a filter) costs little when it is wrong; a file copied
+    yesterday would otherwise be "the newest" of all.
 
     >>> date_bonus(["2026-05-20", "2026-05-21", ""], DateRange("2026-05-20", "2026-05-20", "le 20 mai")).tolist()
     [1.0, 0.0, 0.0]
@@ -204,9 +211,10 @@ def date_bonus(dates: list[str], period: DateRange) -> np.ndarray:
     known = [d for d in dates if d]
     if period.newest and known:
         days = {d: _ordinal(d) for d in known}
-        low, high = min(days.values()), max(days.values())
-        if high > low:
-            bonus = np.maximum(bonus, [(days[d] - low) / (high - low) if d else 0.0 for d in dates])
+        best = range(len(dates)) if scores is None else np.argsort(-np.asarray(scores), kind="stable")[:NEWEST_AMONG]
+        newest = max((days[dates[i]] for i in best if dates[i]), default=max(days.values()))
+        bonus = np.maximum(bonus, [0.5 ** max(0, (newest - days[d]) / NEWEST_HALF_LIFE) if d else 0.0
+                                   for d in dates])
     return bonus
 
 
