@@ -94,8 +94,8 @@ def answer_stream(question: str, *, index_dir=None, k: int | None = None, histor
 
 
 def search(query: str, k: int = 5, *, index_dir=None, mode: str = "hybrid",
-           filters: Filters | None = None, **settings) -> list[Hit]:
-    """Hybrid search: the k best passages, best first.
+           filters: Filters | None = None, dates=None, **settings) -> list[Hit]:
+    """Hybrid search: the k best passages, best first; `dates` (rag.dates.parse_period(query)) favours a period.
 
     >>> search("Weimar+", k=5)[0].text                   # doctest: +SKIP
     "La réponse a pris la forme de l'alliance Weimar+ ..."
@@ -110,7 +110,7 @@ def search(query: str, k: int = 5, *, index_dir=None, mode: str = "hybrid",
         retriever = Retriever.load(s, _embedder(s))
         with _lock:
             _assistants[key] = retriever
-    return retriever.search(query, k=k, mode=mode, filters=filters)
+    return retriever.search(query, k=k, mode=mode, filters=filters, dates=dates)
 
 
 def build_index(folder=None, *, index_dir=None, full: bool = False, progress=None, **settings) -> BuildReport:

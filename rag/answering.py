@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 
+from .dates import parse_period, without_phrase
 from .embedding import Embedder
 from .errors import InvalidQuestion
 from .grounding import (adds_nothing, asks_for_number, evidence_gate, has_number, keyword_support, looks_not_found,
@@ -97,6 +98,8 @@ def _text_of(content) -> str:
 class Assistant:
     """Holds the loaded models and index; answers questions. Thread-safe; one generation at a time."""
 
+    today = None          # the day dates in questions are relative to; None = the real today (tests fix it)
+
     def __init__(self, settings: Settings, retriever: Retriever, llm: LLM):
         self.settings = settings
         self.retriever = retriever
@@ -113,6 +116,7 @@ class Assistant:
         """Load the embedder's weights and put the constant system prompt in llama.cpp's cache,
         so the first question pays neither."""
         self.retriever.embedder.queries(["warm up"])
+        parse_period("warm up")                    # dateparser loads its languages (~1 s) on first use
         for language in ("en", "fr"):              # one cached head per question language
             with self.llm.session(build_messages("warm up", [], [], language)) as session:
                 session.probabilities([" yes", " no"])
@@ -142,14 +146,24 @@ class Assistant:
             timings["rewrite"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        # A period in the question favours its briefings (rag/retrieval.py); its words say when, not
+        # what, so the gate's keyword checks do without them.
+        period = parse_period(query, self.today) or (parse_period(q, self.today) if query != q else None)
         qvec = self.retriever.embedder.queries([query])[0]
-        hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec)
+        hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
         timings["retrieve"] = time.perf_counter() - t
         yield StreamEvent(status="retrieved", hits=tuple(hits))
-        gate = evidence_gate(query, hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross)
+        gate = evidence_gate(without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage,
+                             s.min_dense_score_cross)
         base = dict(question=q, language=language, query=query, hits=hits)
         trace = {"gate": {"dense": round(gate.best_dense, 4), "coverage": round(gate.keyword_coverage, 4),
                           "missing": list(gate.missing_terms)}}
+        if period is not None:
+            trace["dates"] = {"from": period.start, "to": period.end, "phrase": period.phrase,
+                              "newest": period.newest, "applied": "favour" if s.date_weight else "ignored",
+                              "shown": period.describe(), "in_range": sum(period.contains(h.date) for h in hits)}
+            if period.start and not trace["dates"]["in_range"]:
+                trace["dates"]["shown"] += " (no passage of that period matched: answered from all)"
         if not gate.found:
             yield from _refused("gate", base, trace, timings, t0)
             return

@@ -158,6 +158,8 @@ def _ask_once(question, index, k, show_passages, history=None, exit_on_error=Tru
         return None
     if final.query != final.question:
         out.print(f"[dim](searched: {final.query})[/]", highlight=False)
+    if final.trace.get("dates"):
+        out.print(f"[dim](dates: {final.trace['dates']['shown']})[/]", highlight=False)
     out.print(final.text, highlight=False)
     for c in final.citations:
         out.print(f"  [{c.n}] {c.title} — {Path(c.doc).name}{_page(c.page)} ({c.date}) chars {c.start}-{c.end}",
@@ -182,12 +184,16 @@ def _ask_once(question, index, k, show_passages, history=None, exit_on_error=Tru
 @app.command()
 def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5, "-k"),
            mode: str = typer.Option("hybrid", help="hybrid, dense or bm25")):
-    """Show the passages retrieval finds for a query (no LLM)."""
+    """Show the passages retrieval finds for a query (no LLM); a period in it ("hier", "last week") is favoured."""
     from . import search as do_search
+    from .dates import parse_period
 
     _quiet_libraries()
+    period = parse_period(query)
+    if period is not None:
+        out.print(f"[dim](dates: {period.describe()})[/]", highlight=False)
     try:
-        hits = do_search(query, k=k, index_dir=_settings(index).index_dir, mode=mode)
+        hits = do_search(query, k=k, index_dir=_settings(index).index_dir, mode=mode, dates=period)
     except RagError as e:
         _fail(e)
     for i, h in enumerate(hits, 1):

@@ -18,6 +18,7 @@ slot, not several: the earliest copy, with the others' documents in `Hit.also_in
 """
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from .duplicates import fold
 from .duplicates import groups as duplicate_groups
+from .dates import DateRange, without_phrase
 from .embedding import Embedder
 from .indexing import expected_settings
 from .schema import Hit
@@ -68,8 +70,15 @@ class Retriever:
         return self.index
 
     def search(self, query: str, k: int | None = None, mode: str = "hybrid",
-               filters: Filters | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
-        """Top-k passages for `query`, best first. mode: "hybrid", "dense" or "bm25"."""
+               filters: Filters | None = None, query_vector: np.ndarray | None = None,
+               dates: DateRange | None = None) -> list[Hit]:
+        """Top-k passages for `query`, best first. mode: "hybrid", "dense" or "bm25".
+
+        `dates` (rag.dates.parse_period) favours, never filters: passages dated in its range get
+        `settings.date_weight` more (its newest flag: up to that much, by recency), so when nothing
+        in range matches the answer comes from all; `filters` is the hard filter. Its phrase says when,
+        not what: BM25 scores the query without it (the embedding keeps the whole question).
+        """
         index = self.refresh()
         k = k or self.settings.top_k
         n = len(index)
@@ -80,7 +89,7 @@ class Retriever:
         q = query_vector if query_vector is not None else self.embedder.queries([query])[0]
 
         dense_rows = self._dense(index, q, depth, allowed) if mode in ("hybrid", "dense") else np.zeros(0, np.int64)
-        bm25 = index.bm25.scores(query) if mode in ("hybrid", "bm25") else None
+        bm25 = index.bm25.scores(without_phrase(query, dates)) if mode in ("hybrid", "bm25") else None
         bm25_rows = np.zeros(0, np.int64)
         if bm25 is not None:
             if allowed is not None:
@@ -89,7 +98,15 @@ class Retriever:
             top = top[np.argsort(-bm25[top], kind="stable")]
             bm25_rows = top[bm25[top] > 0]
 
-        rows = np.unique(np.concatenate([dense_rows, bm25_rows])).astype(np.int64)
+        favoured = np.zeros(0, np.int64)
+        if dates is not None and dates.start and self.settings.date_weight and mode in ("hybrid", "dense"):
+            # the closest passages of the period compete even when the whole index holds better matches
+            in_range = np.array([dates.contains(c.date) for c in index.chunks], dtype=bool)
+            if allowed is not None:
+                in_range &= allowed
+            if in_range.any():
+                favoured = self._dense(index, q, depth, in_range)
+        rows = np.unique(np.concatenate([dense_rows, bm25_rows, favoured])).astype(np.int64)
         if len(rows) == 0:
             return []
         cosine, mean = chunk_cosines(index, q, rows)          # once, for every candidate
@@ -102,6 +119,8 @@ class Retriever:
                 doc = index.chunks[row].doc
                 best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), f)
             fused = fused + self.settings.doc_weight * np.array([best_of_doc[index.chunks[r].doc] for r in rows])
+        if dates is not None and self.settings.date_weight:
+            fused = fused + self.settings.date_weight * date_bonus([index.chunks[r].date for r in rows], dates, fused)
         order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))
         hits = []
         for i, score, also_in in distinct_passages(index, rows, fused, order, k, q):
@@ -155,9 +174,10 @@ class Retriever:
         for row, c in enumerate(index.chunks):
             if wanted and c.doc not in wanted and c.doc.rsplit("/", 1)[-1] not in wanted:
                 mask[row] = False
-            elif filters.date_from and c.date < filters.date_from:
+            # an undated passage is kept: nothing says it is outside the range
+            elif filters.date_from and c.date and c.date < filters.date_from:
                 mask[row] = False
-            elif filters.date_to and c.date > filters.date_to:
+            elif filters.date_to and c.date and c.date > filters.date_to:
                 mask[row] = False
         return mask
 
@@ -217,6 +237,41 @@ def chunk_cosines(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> tuple[
     sims = index.vectors[units] @ q
     return (np.maximum.reduceat(sims, starts).astype(np.float32),
             (np.add.reduceat(sims, starts) / lengths).astype(np.float32))
+
+
+NEWEST_HALF_LIFE = 7.0       # days
+NEWEST_AMONG = 10            # "the newest" is that of the passages ranked this high without dates
+
+
+def date_bonus(dates: list[str], period: DateRange, scores: np.ndarray | None = None) -> np.ndarray:
+    """Share (0..1) of the date bonus each passage of these ISO `dates` gets; undated ones ("") get 0.
+
+    In the period: 1. Asked for the newest: 1 for the newest date among the NEWEST_AMONG best
+    `scores` (all passages without them), halved every NEWEST_HALF_LIFE days before it (the news
+    of that week, not of that year); "the latest on X" is the latest about X, not any newer file.
+    A date the loader took from the file's mtime counts as the briefing's: the index does not record
+    where a date came from, and a favour (not a filter) costs little when it is wrong; a file copied
+    yesterday would otherwise be "the newest" of all.
+
+    >>> date_bonus(["2026-05-20", "2026-05-21", ""], DateRange("2026-05-20", "2026-05-20", "le 20 mai")).tolist()
+    [1.0, 0.0, 0.0]
+    """
+    bonus = np.array([1.0 if period.contains(d) else 0.0 for d in dates])
+    known = [d for d in dates if d]
+    if period.newest and known:
+        days = {d: _ordinal(d) for d in known}
+        best = range(len(dates)) if scores is None else np.argsort(-np.asarray(scores), kind="stable")[:NEWEST_AMONG]
+        newest = max((days[dates[i]] for i in best if dates[i]), default=max(days.values()))
+        bonus = np.maximum(bonus, [0.5 ** max(0, (newest - days[d]) / NEWEST_HALF_LIFE) if d else 0.0
+                                   for d in dates])
+    return bonus
+
+
+def _ordinal(iso: str) -> int:
+    try:
+        return dt.date.fromisoformat(iso).toordinal()
+    except ValueError:
+        return 0
 
 
 def _z(x: np.ndarray, top: np.ndarray) -> np.ndarray:

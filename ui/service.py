@@ -88,6 +88,8 @@ class ChatService:
                     shown = a.text
                     if show_query and a.query != a.question:
                         shown += f"\n\n_(searched for: {a.query})_"
+                    if show_query and a.trace.get("dates"):
+                        shown += f"\n\n_(dates: {a.trace['dates']['shown']})_"
                     yield shown, sources_html(a, show_passages)
                     return
                 if event.hits:
