@@ -145,7 +145,9 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                                  + ". Supported: .txt .md .pdf .docx .html")
 
         report.documents = len(kept)
-        if previous and not fresh and not report.removed:
+        skipped = [{"path": s.path, "reason": s.reason} for s in report.skipped]
+        # a newly skipped (or no longer skipped) file changes what `index status` reports: write then too
+        if previous and not fresh and not report.removed and previous.manifest.get("skipped", []) == skipped:
             report.chunks = len(previous.chunks)
             report.timings["total"] = time.perf_counter() - t0
             return report          # nothing changed: keep the live index as it is
@@ -206,7 +208,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         manifest = dict(expect, built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                         source=str(folder), documents=kept,
                         counts={"documents": len(kept), "chunks": len(chunks)},
-                        skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped])
+                        skipped=skipped)
         store.write(manifest, chunks, vectors, units, chunk_ranges)
         report.wrote = True
         report.chunks = len(chunks)
