@@ -281,6 +281,7 @@ class ChatService:
                     if not hasattr(self, "_embedder"):
                         self._embedder = Embedder.load(self.settings)
                     report = build_index(folder, settings=self.settings, embedder=self._embedder)
+                    self.note_change(report, before)
                     break
                 except IndexBusy as e:     # `rag index build` runs in a shell: wait for it
                     error = str(e)
@@ -292,8 +293,9 @@ class ChatService:
             self.last_change = (f"{time.strftime('%Y-%m-%d %H:%M:%S')}: sync failed, the previous index is "
                                 f"still in use: {error}")
             return None
-        self.note_change(report, before)
-        if self.assistant is None:
+        # As after a rebuild: a live assistant's retriever switches to the new index on its next search;
+        # with none yet (there was no index), make one if the models are loaded, else the next question does.
+        if self.assistant is None and hasattr(self, "_llm"):
             self.load()
         return report
 
