@@ -165,6 +165,9 @@ def build_app(service: ChatService) -> gr.Blocks:
             watch.input(toggle_watch, inputs=[watch, folder], outputs=[watch, timer, status], api_name=False)
             timer.tick(tick, inputs=seen, outputs=[status, table, docs, seen], api_name=False,
                        show_progress="hidden", concurrency_limit=None)
+        # A page opened later shows whether the server is watching (the toggle may have changed since start).
+        demo.load(lambda: (gr.update(value=bool(service.watching)), gr.Timer(active=bool(service.watching))),
+                  outputs=[watch, timer], api_name=False, show_progress="hidden")
         # The stable API endpoint: question in, answer text with [n] markers out. Shares the LLM's queue.
         gr.api(chat, api_name="chat", concurrency_id="llm", concurrency_limit=1)
     return demo
