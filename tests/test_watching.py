@@ -167,6 +167,16 @@ def test_watched_folder_is_resynced_while_searches_go_on(tmp_path, base_settings
             assert "tard.md" not in {c.doc.rsplit("/", 1)[-1] for c in retriever.refresh().chunks}
         assert wait_until(lambda: "tard.md" in {c.doc.rsplit("/", 1)[-1] for c in retriever.refresh().chunks}, 20)
         assert wait_until(lambda: "added tard.md" in service.last_change, 5), service.last_change
+
+        # Rebuilding from another folder in the page moves the watch there (else it would re-sync the old one).
+        other = tmp_path / "other"
+        write(other, "port.md", "# Port\n\nLe port du Havre a traité 3 millions de conteneurs.")
+        assert "Added: port.md" in list(service.rebuild(str(other)))[-1]
+        assert service.watching == str(other.resolve())
+        write(folder, "ignored.md", "# Ignoré\n\nCe dossier n'est plus suivi.")
+        write(other, "quai.md", "# Quai\n\nUn nouveau quai ouvrira au Havre en 2027.")
+        assert wait_until(lambda: "added quai.md" in service.last_change, 20), service.last_change
+        assert {c.doc.rsplit("/", 1)[-1] for c in retriever.refresh().chunks} == {"port.md", "quai.md"}
     finally:
         stop.set()
         asker.join(10)
@@ -176,3 +186,12 @@ def test_watched_folder_is_resynced_while_searches_go_on(tmp_path, base_settings
     assert searches[0] > 10
     assert not service.watching
     print(f"re-synced in {latency:.1f} s; {searches[0]} searches meanwhile")
+
+
+def test_a_stopped_watch_does_not_sync(tmp_path, base_settings):
+    from ui.service import ChatService
+
+    service = ChatService(base_settings.replace(index_dir=str(tmp_path / "index")))
+    write(tmp_path / "b", "a.md", "# A\n\ntexte")
+    assert service.sync(tmp_path / "b", watched=True) is None      # a late call of a stopped watcher
+    assert not (tmp_path / "index").exists()

@@ -223,6 +223,8 @@ class ChatService:
                 return
             yield "\n".join(lines + [build_summary(result["report"])])
             self.note_change(result["report"])
+            if self.watching and self.watching != str(path):
+                self.start_watching(str(path))      # the index now follows this folder: watch it instead
             if self.assistant is None:
                 self.load()
         finally:
@@ -249,7 +251,8 @@ class ChatService:
             raise RagError(f"cannot watch {path}: folder not found")
         if self.watching != str(path):
             self.stop_watching()
-            watcher = FolderWatcher(path, lambda changes: self.sync(path), ignore=[self.settings.index_dir])
+            watcher = FolderWatcher(path, lambda changes: self.sync(path, watched=True),
+                                    ignore=[self.settings.index_dir])
             self._watcher = watcher.start()
             watcher.notify(set())          # catch up with what changed while nobody watched
         return f"Watching `{path}`: changes are indexed within seconds."
@@ -260,7 +263,7 @@ class ChatService:
         if watcher is not None:
             watcher.stop()
 
-    def sync(self, folder: str | Path):
+    def sync(self, folder: str | Path, watched: bool = False):
         """Re-sync the index with `folder` now (the watcher's callback); returns the BuildReport or None.
 
         Waits for a rebuild started from the page (they share `_build_lock`), so the
@@ -276,6 +279,8 @@ class ChatService:
         before = {x["path"] for x in self.status().get("skipped") or []}
         report, error = None, None
         with self._build_lock:
+            if watched and self.watching != str(folder):
+                return None                # the watcher was stopped or moved to another folder meanwhile
             for attempt in range(5):
                 try:
                     if not hasattr(self, "_embedder"):
