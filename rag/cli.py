@@ -265,8 +265,10 @@ def models_prepare():
 
 @app.command()
 def serve(index: Optional[str] = IndexOpt, host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
-          auth: Optional[str] = typer.Option(None, help="user:password (Gradio auth)")):
-    """Start the web chat."""
+          auth: Optional[str] = typer.Option(None, help="user:password (Gradio auth)"),
+          watch: bool = typer.Option(False, "--watch", help="Keep the index in sync with its folder: added, "
+                                                            "changed or deleted files are re-indexed within seconds")):
+    """Start the web chat (--watch: and keep the index in sync with its folder)."""
     try:
         from ui.app import main
     except ImportError:
@@ -274,7 +276,7 @@ def serve(index: Optional[str] = IndexOpt, host: str = typer.Option("127.0.0.1")
         raise typer.Exit(1)
     _quiet_libraries()
     try:
-        main(index_dir=_settings(index).index_dir, host=host, port=port, auth=auth)
+        main(index_dir=_settings(index).index_dir, host=host, port=port, auth=auth, watch=watch)
     except RagError as e:
         _fail(e)
 

@@ -191,7 +191,9 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
 
         report.documents = len(kept)
         report.boilerplate_lines = sum(entry.get("dropped_lines", 0) for entry in kept.values())
-        if previous and not fresh and not report.removed:
+        skipped = [{"path": s.path, "reason": s.reason} for s in report.skipped]
+        # a newly skipped (or no longer skipped) file changes what `index status` reports: write then too
+        if previous and not fresh and not report.removed and previous.manifest.get("skipped", []) == skipped:
             report.chunks = len(previous.chunks)
             report.timings["total"] = time.perf_counter() - t0
             return report          # nothing changed: keep the live index as it is
@@ -255,7 +257,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                                 "boilerplate_lines": report.boilerplate_lines},
                         boilerplate={"rules": RULES_VERSION, "repeated_lines": len(boilerplate),
                                      "lines": _dropped_lines(previous, kept, boilerplate, dropped_texts)},
-                        skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped])
+                        skipped=skipped)
         store.write(manifest, chunks, vectors, units, chunk_ranges)
         report.wrote = True
         report.chunks = len(chunks)

@@ -366,3 +366,29 @@ def test_page_errors_are_messages(tmp_path, base_settings):
     out = list(service.chat("Qui ?", []))
     assert out[-1][0].startswith("⚠️") and "No index yet" in out[-1][0]
     assert list(service.rebuild(str(tmp_path / "missing")))[-1].startswith("⚠️")
+
+
+def test_index_table_lists_documents_and_skipped_files_with_reasons(tmp_path, base_settings, embedder):
+    from conftest import write
+    from rag.indexing import build_index
+
+    folder = tmp_path / "briefings"
+    write(folder, "sub/otan.md", "# Sommet de Vilnius\nDate : 2025-06-20\n\nLe prochain sommet se tiendra à "
+                                 "Vilnius le 3 juillet. Les alliés discuteront de l'Ukraine.")
+    settings = base_settings.replace(index_dir=str(tmp_path / "index"))
+    build_index(folder, settings=settings, embedder=embedder)
+    service = ChatService(settings)
+    service._embedder = embedder
+    rows = service.index_rows()
+    assert rows == [["Sommet de Vilnius", "2025-06-20", "sub/otan.md", 1, ""]]
+
+    # A corrupt PDF alone changes no passage, yet the table (and the manifest) must list it with its reason.
+    (folder / "rapport.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    report = service.sync(str(folder))
+    assert report is not None and report.wrote
+    rows = service.index_rows()
+    skipped = [r for r in rows if r[2] == "rapport.pdf"]
+    assert len(skipped) == 1 and "PDF" in skipped[0][4] and skipped[0][3] == 0
+    assert "skipped rapport.pdf" in service.last_change
+    assert "1 file(s) skipped" in service.status_markdown() and "Last change" in service.status_markdown()
+    assert service.sync(str(folder)).wrote is False            # nothing new: the live index is kept

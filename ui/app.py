@@ -14,9 +14,10 @@ import sys
 
 import gradio as gr
 
+from rag.errors import RagError
 from rag.settings import Settings
 from ui.documents import document_routes
-from ui.service import LOCALHOSTS, ChatService
+from ui.service import INDEX_COLUMNS, LOCALHOSTS, ChatService
 
 CSS = """
 #sources .src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
@@ -92,6 +93,25 @@ def build_app(service: ChatService) -> gr.Blocks:
     def refresh_index():
         return service.status_markdown(), gr.update(choices=service.document_choices()), service.default_folder()
 
+    def toggle_watch(on, folder_value):
+        try:
+            if on:
+                service.start_watching(folder_value)
+            else:
+                service.stop_watching()
+        except RagError as e:
+            gr.Warning(str(e))
+            on = False
+        return gr.update(value=on), gr.Timer(active=on), service.status_markdown()
+
+    def tick(seen):
+        # Cheap while nothing changes: one read of CURRENT, then no update sent to the page.
+        version = (str(service.index_version()), service.watch_markdown())
+        if version == seen:
+            return gr.skip(), gr.skip(), gr.skip(), seen
+        return (service.status_markdown(), service.index_rows(), gr.update(choices=service.document_choices()),
+                version)
+
     with gr.Blocks(title="Briefings — questions and answers") as demo:
         gr.Markdown("## Briefings — ask a question, get a cited answer\n"
                     "Answers come only from your indexed briefings. Click a marker like **[1]** to see its source.")
@@ -131,18 +151,34 @@ def build_app(service: ChatService) -> gr.Blocks:
             uploads = gr.File(label=f"Add files to the briefings (.txt .md .pdf .docx .html, "
                                     f"{settings.max_file_mb:.0f} MB max)",
                               file_count="multiple", file_types=[".txt", ".md", ".pdf", ".docx", ".html", ".htm"])
-            rebuild = gr.Button("Rebuild index", variant="primary")
+            with gr.Row():
+                rebuild = gr.Button("Rebuild index", variant="primary")
+                watch = gr.Checkbox(label="Keep the index in sync with the folder (re-index changes within seconds)",
+                                    value=bool(service.watching))
             report = gr.Textbox(label="Progress and report", lines=8, interactive=False)
+            table = gr.Dataframe(value=service.index_rows, headers=INDEX_COLUMNS, label="Indexed and skipped files",
+                                 datatype=["str", "str", "str", "number", "str"], interactive=False,
+                                 show_search="filter", wrap=True, max_height=420)
+            timer = gr.Timer(3, active=bool(service.watching))
+            seen = gr.State(None)
             rebuild.click(service.rebuild, inputs=[folder, uploads], outputs=report, api_name="rebuild",
                           concurrency_id="build", concurrency_limit=1).then(
-                refresh_index, outputs=[status, docs, folder], api_name=False)
+                refresh_index, outputs=[status, docs, folder], api_name=False).then(
+                service.index_rows, outputs=table, api_name=False)
+            watch.input(toggle_watch, inputs=[watch, folder], outputs=[watch, timer, status], api_name=False)
+            timer.tick(tick, inputs=seen, outputs=[status, table, docs, seen], api_name=False,
+                       show_progress="hidden", concurrency_limit=None)
+        # A page opened later shows whether the server is watching (the toggle may have changed since start).
+        demo.load(lambda: (gr.update(value=bool(service.watching)), gr.Timer(active=bool(service.watching))),
+                  outputs=[watch, timer], api_name=False, show_progress="hidden")
         # The stable API endpoint: question in, answer text with [n] markers out. Shares the LLM's queue.
         gr.api(chat, api_name="chat", concurrency_id="llm", concurrency_limit=1)
     return demo
 
 
 def main(index_dir: str | None = None, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-         allowed_roots: list[str] | None = None) -> None:
+         allowed_roots: list[str] | None = None, watch: bool = False) -> None:
+    """Serve the chat; `watch=True` keeps the index in sync with its folder (`rag serve --watch`)."""
     settings = Settings.from_env(index_dir=index_dir)
     if host not in LOCALHOSTS and not auth:
         print(f"warning: serving on {host} without --auth: anyone who can reach this address can use it",
@@ -151,6 +187,12 @@ def main(index_dir: str | None = None, host: str = "127.0.0.1", port: int = 7860
     service.load()                       # models once, at start (errors are shown in the page)
     if service.error:
         print(f"note: {service.error}", file=sys.stderr)
+    if watch:
+        try:
+            print(service.start_watching().replace("`", ""), flush=True)
+        except RagError as e:
+            print(f"note: not watching ({e}); tick 'Keep the index in sync' in the Index tab once a folder "
+                  "is indexed", file=sys.stderr)
     demo = build_app(service)
     demo.queue(default_concurrency_limit=1, max_size=200)
     credentials = tuple(auth.split(":", 1)) if auth else None
@@ -167,5 +209,6 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--auth", default=None, help="user:password")
+    parser.add_argument("--watch", action="store_true", help="keep the index in sync with its folder")
     args = parser.parse_args()
-    main(args.index, args.host, args.port, args.auth)
+    main(args.index, args.host, args.port, args.auth, watch=args.watch)

@@ -22,6 +22,7 @@ from rag.prompting import detect_language
 from rag.retrieval import Filters
 from rag.schema import Answer
 from rag.settings import Settings
+from rag.watching import FolderWatcher
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class ChatService:
         self.error = ""
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self.last_change = ""            # "2026-11-29 10:42:03: added a.txt; removed c.txt" (this process)
+        self._watcher: FolderWatcher | None = None     # set while the folder is watched
+        self._status_cache: tuple = (None, {})
 
     # ------------------------------------------------------------------ loading
     def load(self) -> bool:
@@ -108,17 +112,30 @@ class ChatService:
     def status(self) -> dict:
         from rag import index_status
 
+        # The page refreshes this every few seconds while watching: read the manifest once per generation.
+        version = self.index_version()
+        if version is not None and self._status_cache[0] == version:
+            return self._status_cache[1]
         try:
-            return index_status(index_dir=self.settings.index_dir)
+            info = index_status(index_dir=self.settings.index_dir)
         except RagError as e:
             return {"error": str(e)}
+        self._status_cache = (version, info)
+        return info
+
+    def index_version(self):
+        """The live index generation's path (None without an index): changes with every written build."""
+        from rag.store import IndexStore
+
+        return IndexStore(self.settings.index_dir).current()
 
     def status_markdown(self) -> str:
         s = self.status()
         if "error" in s:
             return f"⚠️ {s['error']}"
-        return (f"**{s['documents']} documents, {s['chunks']} passages** from `{s['source']}`  \n"
+        text = (f"**{s['documents']} documents, {s['chunks']} passages** from `{s['source']}`  \n"
                 f"Built {s['built_at']} with `{s['embedder']}`; {len(s.get('skipped') or [])} file(s) skipped.")
+        return text + self.watch_markdown()
 
     def document_choices(self) -> list[str]:
         files = self.status().get("files") or {}
@@ -212,10 +229,140 @@ class ChatService:
                 yield "\n".join(lines + [f"⚠️ Rebuild failed, the previous index is still in use: {result['error']}"])
                 return
             yield "\n".join(lines + [build_summary(result["report"])])
+            self.note_change(result["report"])
+            if self.watching and self.watching != str(path):
+                self.start_watching(str(path))      # the index now follows this folder: watch it instead
             if self.assistant is None:
                 self.load()
         finally:
             self._build_lock.release()
+
+    # ------------------------------------------------------------------ watching
+    @property
+    def watching(self) -> str:
+        """The folder kept in sync with the index ("" when not watching)."""
+        w = self._watcher
+        return str(w.folder) if w is not None and w.running else ""
+
+    def start_watching(self, folder: str | None = None) -> str:
+        """Keep the index in sync with `folder` (default: the indexed one); raises RagError if it cannot.
+
+        Added, changed or removed briefings are re-indexed within seconds by the
+        incremental build; the chat's retriever picks the new index on its next search.
+
+        >>> service.start_watching("samples/briefings")          # doctest: +SKIP
+        'Watching `/.../samples/briefings`: changes are indexed within seconds.'
+        """
+        path = self.check_folder(folder or self.default_folder())
+        if not path.is_dir():
+            raise RagError(f"cannot watch {path}: folder not found")
+        if self.watching != str(path):
+            self.stop_watching()
+            watcher = FolderWatcher(path, lambda changes: self.sync(path, watched=True),
+                                    ignore=[self.settings.index_dir])
+            self._watcher = watcher.start()
+            watcher.notify(set())          # catch up with what changed while nobody watched
+        return f"Watching `{path}`: changes are indexed within seconds."
+
+    def stop_watching(self) -> None:
+        """Stop keeping the index in sync (a sync under way finishes)."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def sync(self, folder: str | Path, watched: bool = False):
+        """Re-sync the index with `folder` now (the watcher's callback); returns the BuildReport or None.
+
+        Waits for a rebuild started from the page (they share `_build_lock`), so the
+        two never run at once, and records what changed in `last_change`.
+
+        >>> service.sync("samples/briefings").summary()          # doctest: +SKIP
+        '10 documents (1 added, 0 changed, 0 removed, 9 unchanged), 0 skipped, 27 chunks in 1.2 s'
+        """
+        from rag.embedding import Embedder
+        from rag.errors import IndexBusy
+        from rag.indexing import build_index
+
+        before = {x["path"] for x in self.status().get("skipped") or []}
+        report, error = None, None
+        with self._build_lock:
+            if watched and self.watching != str(folder):
+                return None                # the watcher was stopped or moved to another folder meanwhile
+            for attempt in range(5):
+                try:
+                    if not hasattr(self, "_embedder"):
+                        self._embedder = Embedder.load(self.settings)
+                    report = build_index(folder, settings=self.settings, embedder=self._embedder)
+                    self.note_change(report, before)
+                    break
+                except IndexBusy as e:     # `rag index build` runs in a shell: wait for it
+                    error = str(e)
+                    time.sleep(2)
+                except RagError as e:
+                    error = str(e)
+                    break
+        if report is None:
+            self.last_change = (f"{time.strftime('%Y-%m-%d %H:%M:%S')}: sync failed, the previous index is "
+                                f"still in use: {error}")
+            return None
+        # As after a rebuild: a live assistant's retriever switches to the new index on its next search;
+        # with none yet (there was no index), make one if the models are loaded, else the next question does.
+        if self.assistant is None and hasattr(self, "_llm"):
+            self.load()
+        return report
+
+    def note_change(self, report, skipped_before: set[str] | None = None) -> None:
+        """Remember when the index last changed and what changed (shown in the Index tab)."""
+        if not report.wrote:
+            return
+        root = Path(report.folder)
+        parts = [f"{verb} {', '.join(_relative(p, root) for p in paths)}"
+                 for verb, paths in (("added", report.added), ("changed", report.changed),
+                                     ("removed", report.removed)) if paths]
+        if skipped_before is not None:
+            parts += [f"skipped {_relative(s.path, root)} ({s.reason})" for s in report.skipped
+                      if s.path not in skipped_before]
+        self.last_change = f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {'; '.join(parts) or 'skipped files updated'}"
+
+    def watch_markdown(self) -> str:
+        """The watching state and the last change, as lines to append to the status."""
+        lines = []
+        if self._watcher is not None and self.watching:
+            busy = " Syncing…" if self._watcher.busy else ""
+            lines.append(f"🔄 Keeping the index in sync with `{self.watching}`.{busy}")
+        if self._watcher is not None and self._watcher.error:
+            lines.append(f"⚠️ {self._watcher.error}")
+        if self.last_change:
+            lines.append(f"Last change {self.last_change}")
+        return "".join("  \n" + line for line in lines)
+
+    def index_rows(self) -> list[list]:
+        """The Index tab's table: one row per indexed document, then one per skipped file with its reason.
+
+        Columns are INDEX_COLUMNS; files are shown relative to the indexed folder.
+
+        >>> service.index_rows()[0]                                # doctest: +SKIP
+        ['Trêve de 30 jours', '2025-05-20', '2025-05-20-treve.md', 3, '']
+        """
+        s = self.status()
+        if "error" in s:
+            return []
+        root = Path(s.get("source") or "/")
+        rows = [[d.get("title", ""), d.get("date", ""), _relative(p, root), d.get("chunks", 0), ""]
+                for p, d in sorted((s.get("files") or {}).items())]
+        rows += [["", "", _relative(x["path"], root), 0, x["reason"]]
+                 for x in sorted(s.get("skipped") or [], key=lambda x: x["path"])]
+        return rows
+
+
+INDEX_COLUMNS = ["Title", "Date", "File", "Passages", "Skipped because"]
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def safe_name(name: str) -> str:
