@@ -251,9 +251,30 @@ def remove_spans(text: str, spans: Sequence[Sequence[int]]) -> str:
     return "".join(parts)
 
 
+def shift_offsets(offsets: Sequence[int], spans: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """Where offsets of the text land once the (sorted, disjoint) spans are removed; an offset
+    inside a removed span lands where the span was (so a PDF page start stays a page start).
+
+    >>> shift_offsets([0, 2, 5], [(1, 3)])
+    (0, 1, 3)
+    """
+    out = []
+    for x in offsets:
+        removed = sum(min(b, x) - a for a, b in spans if a < x)
+        out.append(x - removed)
+    return tuple(out)
+
+
+def without_spans(doc: Document, spans: Sequence[Sequence[int]]) -> Document:
+    """`doc` with the spans removed from its text, its PDF page offsets moved to match."""
+    if not spans:
+        return doc
+    return replace(doc, text=remove_spans(doc.text, spans), pages=shift_offsets(doc.pages, spans))
+
+
 def drop_lines(doc: Document, boilerplate: Boilerplate | None = None) -> Document:
     """The document without its boilerplate lines (see the module docstring for the rules)."""
-    return replace(doc, text=remove_spans(doc.text, dropped_spans(doc.text, boilerplate)))
+    return without_spans(doc, dropped_spans(doc.text, boilerplate))
 
 
 def indexed_text(path: str | os.PathLike, manifest: Mapping) -> str:

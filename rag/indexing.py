@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,11 +29,11 @@ from .chunking import chunk_units
 from .embedding import Embedder
 from .errors import FolderNotFound, IndexIncompatible, IndexCorrupt, NothingToIndex
 from .cleaning import (RULES_VERSION, Boilerplate, dropped_spans, find_boilerplate, is_known_boilerplate, line_hash,
-                       line_hashes, normalise, remove_spans)
+                       line_hashes, normalise, without_spans)
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .schema import Chunk, Document, Skipped
 from .settings import Settings
-from .store import IndexStore, check_compatible, unit_text
+from .store import IndexStore, unit_text
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
             gone = [line for a, b in dropped for line in doc.text[a:b].split("\n") if line.strip()]
             n_dropped = len(gone)
             dropped_texts.update((line_hash(line), normalise(line)) for line in gone)
-            doc = replace(doc, text=remove_spans(doc.text, dropped))
+            doc = without_spans(doc, dropped)
             units, chunks, ranges = chunk_units(doc, settings.chunk_words, settings.chunk_max_words,
                                                 settings.chunk_overlap)
             kept[key] = {"sha256": doc.sha256, "title": doc.title, "date": doc.date, "format": doc.format,

@@ -158,3 +158,21 @@ def test_incremental_build_cleans_unchanged_files_again_when_a_line_becomes_boil
     third = build_index(folder, settings=settings, embedder=embedder)
     assert not third.wrote and len(third.unchanged) == 4 and not third.recleaned
     assert third.boilerplate_lines == 3
+
+
+def test_dropped_lines_keep_pdf_page_numbers_exact():
+    from rag.cleaning import without_spans
+    from rag.schema import Document
+
+    # three pages, each ending with a share footer that the build drops
+    pages = ["Sommet de Rome.\nPartager", "Fonds de défense.\nPartager", "Prix du gaz.\nPartager"]
+    text, starts = "", []
+    for p in pages:
+        starts.append(len(text) + (2 if text else 0))
+        text = f"{text}\n\n{p}" if text else p
+    doc = Document("r.pdf", text, "R", "", "", "pdf", pages=tuple(starts))
+    spans = [(m, m + len("\nPartager")) for m in [text.index("\nPartager", s) for s in starts]]
+    clean = without_spans(doc, spans)
+    assert "Partager" not in clean.text
+    for n, sentence in enumerate(["Sommet de Rome.", "Fonds de défense.", "Prix du gaz."], 1):
+        assert clean.page_at(clean.text.index(sentence)) == n

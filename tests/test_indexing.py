@@ -293,7 +293,8 @@ def test_index_built_before_pages_loads_and_pdfs_get_pages_on_the_next_build(tmp
     old = IndexStore(settings.index_dir).load(expected_settings(settings, embedder))
     assert {c.page for c in old.chunks} == {None}                  # still loadable, pages unknown
     report = build_index(folder, settings=settings, embedder=embedder)
-    assert [Path(p).name for p in report.changed] == ["report.pdf"]     # re-read for its pages only
+    assert [Path(p).name for p in report.recleaned] == ["report.pdf"]   # re-read for its pages only
+    assert report.changed == [] and report.added == []
     assert [Path(p).name for p in report.unchanged] == ["note.txt"]
     new = IndexStore(settings.index_dir).load()
     assert {c.page for c in new.chunks if c.doc.endswith("report.pdf")} >= {1, 3, 4}
