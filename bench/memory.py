@@ -1,6 +1,7 @@
 """Where the memory of a serving process goes, stage by stage, and by mapping.
 
     python -m bench.memory                    # the web chat's start-up, then 10 questions
+    python -m bench.memory --llm-mmap         # the GGUF mapped instead of read (the former default)
 
 Loads what `rag serve` loads, in the same order, in this one process, and
 reads /proc after each stage: the resident set (VmRSS) split into anonymous
@@ -19,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 import typer
+
+from rich.markup import escape
 
 from bench.common import ROOT, console, ratio, save, table
 
@@ -53,7 +56,9 @@ def mappings(top: int = 12) -> list[tuple[str, float]]:
 
 @app.command()
 def main(questions: int = typer.Option(10, help="Questions answered after start-up"),
+         llm_mmap: bool = typer.Option(False, help="Map the GGUF instead of reading it (RAG_LLM_MMAP)"),
          out: Path = typer.Option(None, help="Folder for the JSON results")):
+    os.environ["RAG_LLM_MMAP"] = "1" if llm_mmap else "0"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     stages = [("bare interpreter", rss())]
 
@@ -78,7 +83,7 @@ def main(questions: int = typer.Option(10, help="Questions answered after start-
         embedder.queries(["warm"])
         stages.append(("embedder loaded", rss()))
         llm = LLM.load(s)
-        stages.append(("LLM loaded (GGUF mapped)", rss()))
+        stages.append((f"LLM loaded (GGUF {'mapped' if llm_mmap else 'read'})", rss()))
         assistant = Assistant(s, Retriever.load(s, embedder), llm)
         assistant.warm_up()
         stages.append(("index loaded, prompts warmed up (= ready)", rss()))
@@ -98,8 +103,8 @@ def main(questions: int = typer.Option(10, help="Questions answered after start-
     ready = next(r for label, r in stages if "ready" in label)
     console.print(f"ready: {ready['VmRSS']:.0f} MB = {ratio(ready['VmRSS'], base)} the bare interpreter; "
                   f"peak {stages[-1][1]['VmHWM']:.0f} MB")
-    table("Largest resident mappings at the end (MB)", ["mapping", "RSS"], [[n, v] for n, v in top])
-    save("memory", {"stages": [{"stage": k, **v} for k, v in stages],
+    table("Largest resident mappings at the end (MB)", ["mapping", "RSS"], [[escape(n), v] for n, v in top])
+    save("memory", {"llm_mmap": llm_mmap, "stages": [{"stage": k, **v} for k, v in stages],
                     "mappings": dict(top)}, out)
 
 

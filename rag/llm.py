@@ -51,7 +51,7 @@ class LLM:
 
         try:
             llama = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.threads,
-                          n_batch=512, verbose=False)
+                          n_batch=512, use_mmap=settings.llm_mmap, verbose=False)
         except (ValueError, RuntimeError) as e:
             raise ModelMissing(f"cannot load the LLM {path} ({e}); delete it and run `rag models prepare`, "
                                "or set RAG_LLM_MODEL to a valid GGUF file") from None

@@ -97,6 +97,10 @@ class Settings:
     # questions; today's 3 per passage (~1,800 characters) held it for 85 % (bench/README.md).
     prompt_chars: int = 2200
     n_ctx: int = 4096
+    # Read the GGUF into memory instead of mapping it. llama.cpp repacks most weights into its own
+    # CPU layout at load; with a mapping, the file's pages stay resident beside that copy: +590 MB of
+    # RSS for the same arithmetic (bench/memory.py; identical logits). Reading costs ~1 s at start.
+    llm_mmap: bool = False
     n_threads: int = 0                  # 0 = all cores
     max_tokens: int = 160
     temperature: float = 0.0
@@ -127,4 +131,8 @@ def _coerce(type_name, raw: str):
         return int(raw)
     if t == "float":
         return float(raw)
+    if t == "bool":
+        if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"expected a boolean (1/0, true/false), got {raw!r}")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     return raw
