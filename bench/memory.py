@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import typer
-
 from rich.markup import escape
 
 from bench.common import ROOT, console, ratio, save, table
@@ -65,6 +64,7 @@ def main(questions: int = typer.Option(10, help="Questions answered after start-
     import torch  # noqa: F401  - each import is a stage of its own
     stages.append(("import torch", rss()))
     import gradio  # noqa: F401
+
     import ui.app  # noqa: F401
     stages.append(("import gradio and the app", rss()))
 

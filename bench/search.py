@@ -116,7 +116,6 @@ def run(corpus: Path, sizes: list[int], n_queries: int, work: Path, flat_max: in
     from rag.indexing import build_index
     from rag.lexical import BM25Index, analyze
     from rag.retrieval import Retriever
-    from rag.schema import Chunk
     from rag.settings import Settings
     from rag.store import IndexStore, LoadedIndex, make_faiss, searchable_text
 
@@ -152,11 +151,12 @@ def run(corpus: Path, sizes: list[int], n_queries: int, work: Path, flat_max: in
 
         # warm caches once, then time each query
         retriever.search(questions[0], query_vector=qvecs[0])
-        hybrid = measure(lambda q, v: retriever.search(q, query_vector=v), list(zip(questions, qvecs)))
-        with_embed = measure(lambda q: retriever.search(q), [(q,) for q in questions])
-        dense_t = measure(lambda v: dense.search(v[None, :], depth), [(v,) for v in qvecs])
-        bm25_t = measure(lambda q: bm25.scores(q), [(q,) for q in questions])
-        exact_t = measure(lambda v: faiss.knn(v[None, :], vectors, depth, faiss.METRIC_INNER_PRODUCT),
+        # defaults bind this size's objects: the loop ends with `del`, so late-binding closures would name nothing
+        hybrid = measure(lambda q, v, r=retriever: r.search(q, query_vector=v), list(zip(questions, qvecs)))
+        with_embed = measure(lambda q, r=retriever: r.search(q), [(q,) for q in questions])
+        dense_t = measure(lambda v, d=dense, k=depth: d.search(v[None, :], k), [(v,) for v in qvecs])
+        bm25_t = measure(lambda q, b=bm25: b.scores(q), [(q,) for q in questions])
+        exact_t = measure(lambda v, x=vectors, k=depth: faiss.knn(v[None, :], x, k, faiss.METRIC_INNER_PRODUCT),
                           [(v,) for v in qvecs])
         # recall@10 of the chosen FAISS index against exact search on the same vectors
         _, truth = faiss.knn(qvecs, vectors, 10, faiss.METRIC_INNER_PRODUCT)

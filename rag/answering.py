@@ -15,18 +15,36 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
-
 
 from .dates import parse_period, without_phrase
 from .embedding import Embedder
 from .errors import InvalidQuestion
-from .grounding import (adds_nothing, asks_for_number, evidence_gate, has_number, keyword_support, looks_not_found,
-                        question_terms_held, same_language, strip_meta_talk, unsupported, with_markers)
+from .grounding import (
+    adds_nothing,
+    asks_for_number,
+    evidence_gate,
+    has_number,
+    keyword_support,
+    looks_not_found,
+    question_terms_held,
+    same_language,
+    strip_meta_talk,
+    unsupported,
+    with_markers,
+)
 from .llm import LLM
-from .prompting import (ANSWER, ANSWERABLE, EVIDENCE, NOT_FOUND, Sentence, build_messages, detect_language,
-                        select_sentences)
+from .prompting import (
+    ANSWER,
+    ANSWERABLE,
+    EVIDENCE,
+    NOT_FOUND,
+    Sentence,
+    build_messages,
+    detect_language,
+    select_sentences,
+)
 from .retrieval import Filters, Retriever
 from .schema import Answer, Citation, Hit
 from .settings import Settings
@@ -107,7 +125,7 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
-             llm: LLM | None = None) -> "Assistant":
+             llm: LLM | None = None) -> Assistant:
         settings = settings or Settings.from_env()
         retriever = Retriever.load(settings, embedder)
         return cls(settings, retriever, llm or LLM.load(settings))

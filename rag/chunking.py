@@ -25,7 +25,7 @@ ABBREVIATIONS = {
     "min", "max", "approx", "sq", "éd", "coll", "dir", "resp", "gén", "col", "cdt", "lt", "sgt",
     # English
     "mr", "mrs", "ms", "prof", "sr", "jr", "vs", "e.g", "i.e", "u.s", "u.k", "u.n", "inc", "ltd", "co",
-    "corp", "gov", "gen", "sen", "rep", "jan", "feb", "mar", "aug", "sept", "oct", "nov", "dec", "approx",
+    "corp", "gov", "gen", "sen", "rep", "jan", "feb", "mar", "aug", "sept", "oct", "nov", "dec",
 }
 # Abbreviations that may also end a sentence when followed by a capital ("..., etc. Le ...").
 _TERMINAL_OK = {"etc", "al"}

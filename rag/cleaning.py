@@ -219,7 +219,7 @@ def dropped_spans(text: str, boilerplate: Boilerplate | None = None) -> list[Spa
     if all(drop) and lines:
         return []        # a file of nothing but boilerplate is kept as it is rather than emptied
     spans: list[Span] = []
-    for k, (a, b) in enumerate(lines):
+    for k, (a, _) in enumerate(lines):
         if not drop[k]:
             continue
         if k + 1 < len(lines):

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -38,7 +35,7 @@ err = Console(stderr=True, soft_wrap=True)
 IndexOpt = typer.Option(None, "--index", "-i", help="Index directory [env RAG_INDEX_DIR, default ./index]")
 
 
-def _settings(index: Optional[str] = None, **overrides):
+def _settings(index: str | None = None, **overrides):
     from .settings import Settings
 
     return Settings.from_env(index_dir=index, **overrides)
@@ -56,8 +53,8 @@ def _quiet_libraries() -> None:
 
 
 @index_app.command("build")
-def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of briefings (default: the last one)"),
-                index: Optional[str] = IndexOpt,
+def index_build(folder: Path | None = typer.Argument(None, help="Folder of briefings (default: the last one)"),
+                index: str | None = IndexOpt,
                 full: bool = typer.Option(False, "--full", help="Re-embed everything instead of syncing"),
                 quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Index a folder (re-runs embed only added or changed files)."""
@@ -88,7 +85,7 @@ def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of br
 
 
 @index_app.command("status")
-def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(False, "--json")):
+def index_status(index: str | None = IndexOpt, as_json: bool = typer.Option(False, "--json")):
     """What the index holds: documents, chunks, models, when built."""
     from . import index_status as status
 
@@ -115,9 +112,9 @@ def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(F
 
 
 @app.command()
-def ask(question: Optional[str] = typer.Argument(None, help="The question; none = interactive"),
-        index: Optional[str] = IndexOpt,
-        k: Optional[int] = typer.Option(None, "-k", help="Passages given to the LLM"),
+def ask(question: str | None = typer.Argument(None, help="The question; none = interactive"),
+        index: str | None = IndexOpt,
+        k: int | None = typer.Option(None, "-k", help="Passages given to the LLM"),
         passages: bool = typer.Option(False, "--passages", help="Also show the retrieved passages")):
     """Ask a question; the answer streams, then its sources are listed."""
     _quiet_libraries()
@@ -182,7 +179,7 @@ def _ask_once(question, index, k, show_passages, history=None, exit_on_error=Tru
 
 
 @app.command()
-def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5, "-k"),
+def search(query: str, index: str | None = IndexOpt, k: int = typer.Option(5, "-k"),
            mode: str = typer.Option("hybrid", help="hybrid, dense or bm25")):
     """Show the passages retrieval finds for a query (no LLM); a period in it ("hier", "last week") is favoured."""
     from . import search as do_search
@@ -211,16 +208,16 @@ def _page(page: int | None) -> str:
 def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help="Folder of documents"),
              questions: Path = typer.Option(Path("../shared/eval/piaf/dev.jsonl"), help="JSONL questions"),
              answers: int = typer.Option(100, help="Seeded sample of questions to answer with the LLM (0 = none)"),
-             limit: Optional[int] = typer.Option(None, help="Use only this many questions (seeded) for retrieval"),
+             limit: int | None = typer.Option(None, help="Use only this many questions (seeded) for retrieval"),
              seed: int = typer.Option(0),
              cross: int = typer.Option(100, help="Of the sampled questions, ask this many in English too "
                                                  "(samples/eval/piaf-dev-en.jsonl; 0 = none)"),
              briefings: bool = typer.Option(True, help="Also run samples/eval/briefings-qa.jsonl (report only)"),
-             oracle: Optional[int] = typer.Option(None, help="Also answer this many of the sampled questions "
+             oracle: int | None = typer.Option(None, help="Also answer this many of the sampled questions "
                                                              "from the gold paragraph alone (default all; 0 = none)"),
              retrieval: bool = typer.Option(True, help="Score dense, BM25 and hybrid retrieval on all questions"),
              output: Path = typer.Option(Path("eval-results.json"), "--out", help="JSON results file"),
-             work_dir: Optional[Path] = typer.Option(None, help="Where the eval indexes go (default: a temp dir)")):
+             work_dir: Path | None = typer.Option(None, help="Where the eval indexes go (default: a temp dir)")):
     """Score retrieval (dense, BM25, hybrid) and answers on a QA set with gold spans (PIAF format)."""
     import tempfile
 
@@ -264,8 +261,8 @@ def models_prepare():
 
 
 @app.command()
-def serve(index: Optional[str] = IndexOpt, host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
-          auth: Optional[str] = typer.Option(None, help="user:password (Gradio auth)"),
+def serve(index: str | None = IndexOpt, host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
+          auth: str | None = typer.Option(None, help="user:password (Gradio auth)"),
           watch: bool = typer.Option(False, "--watch", help="Keep the index in sync with its folder: added, "
                                                             "changed or deleted files are re-indexed within seconds")):
     """Start the web chat (--watch: and keep the index in sync with its folder)."""
@@ -273,7 +270,7 @@ def serve(index: Optional[str] = IndexOpt, host: str = typer.Option("127.0.0.1")
         from ui.app import main
     except ImportError:
         err.print("[bold red]error:[/] the web chat (ui/) is not available in this installation")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     _quiet_libraries()
     try:
         main(index_dir=_settings(index).index_dir, host=host, port=port, auth=auth, watch=watch)

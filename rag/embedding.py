@@ -36,7 +36,7 @@ class Embedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> "Embedder":
+    def load(cls, settings: Settings | None = None) -> Embedder:
         """The configured model (on CPU, offline); raises ModelMissing when it is not prepared."""
         settings = settings or Settings.from_env()
         return cls(embedder_path(settings), settings.embed_batch_size, settings.threads)

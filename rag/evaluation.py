@@ -481,7 +481,6 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
     if answers <= 0 and not briefings:
         return results
 
-    from .answering import Assistant
     from .llm import LLM
 
     llm = LLM.load(settings)

@@ -19,17 +19,26 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .chunking import chunk_units
+from .cleaning import (
+    RULES_VERSION,
+    Boilerplate,
+    dropped_spans,
+    find_boilerplate,
+    is_known_boilerplate,
+    line_hash,
+    line_hashes,
+    normalise,
+    without_spans,
+)
 from .embedding import Embedder
-from .errors import FolderNotFound, IndexIncompatible, IndexCorrupt, NothingToIndex
-from .cleaning import (RULES_VERSION, Boilerplate, dropped_spans, find_boilerplate, is_known_boilerplate, line_hash,
-                       line_hashes, normalise, without_spans)
+from .errors import FolderNotFound, IndexCorrupt, IndexIncompatible, NothingToIndex
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .schema import Chunk, Document, Skipped
 from .settings import Settings

@@ -99,11 +99,11 @@ class BM25Index:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, texts: list[str]) -> "BM25Index":
+    def build(cls, texts: list[str]) -> BM25Index:
         return cls.from_terms([analyze(t) for t in texts])
 
     @classmethod
-    def from_terms(cls, corpus: list[list[str]]) -> "BM25Index":
+    def from_terms(cls, corpus: list[list[str]]) -> BM25Index:
         """Index already analysed texts (one list of terms per chunk)."""
         import bm25s
 
@@ -127,7 +127,7 @@ class BM25Index:
             self._bm25.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: str | Path, n_docs: int) -> "BM25Index":
+    def load(cls, directory: str | Path, n_docs: int) -> BM25Index:
         import bm25s
 
         if n_docs == 0:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import codecs
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class LLM:
         self._formatter = None
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> "LLM":
+    def load(cls, settings: Settings | None = None) -> LLM:
         settings = settings or Settings.from_env()
         path = llm_path(settings)
         from llama_cpp import Llama
@@ -67,8 +67,11 @@ class LLM:
             template = meta.get("tokenizer.chat_template")
             if not template:
                 raise ModelMissing(f"the LLM {self.name} has no chat template in its GGUF metadata")
-            piece = lambda key: self.llama.detokenize([int(meta[key])], special=True).decode("utf-8", "ignore") \
-                if key in meta else ""
+            def piece(key: str) -> str:
+                if key not in meta:
+                    return ""
+                return self.llama.detokenize([int(meta[key])], special=True).decode("utf-8", "ignore")
+
             self._formatter = Jinja2ChatFormatter(template, eos_token=piece("tokenizer.ggml.eos_token_id"),
                                                   bos_token=piece("tokenizer.ggml.bos_token_id"))
         return self._formatter(messages=messages).prompt
@@ -90,7 +93,7 @@ class LLM:
 
     # ------------------------------------------------------------------ sessions
     @contextmanager
-    def session(self, messages: list[dict], fixed: int | None = None) -> Iterator["Session"]:
+    def session(self, messages: list[dict], fixed: int | None = None) -> Iterator[Session]:
         """Evaluate `messages` deterministically and hold the model for reading and generating."""
         with self.lock:
             tokens = self.tokens(self.format(messages))

@@ -20,8 +20,8 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .schema import Document, Skipped
 
@@ -170,6 +170,7 @@ def _kv(line: str) -> tuple[str, str]:
 
 def _read_pdf(raw: bytes) -> tuple[str, str, str, tuple[int, ...]]:
     import io
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -231,6 +232,7 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
 def _read_docx(raw: bytes) -> tuple[str, str, str]:
     import io
     import zipfile
+
     import docx
 
     try:

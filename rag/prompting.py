@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import split_sentences
-from .store import unit_text
 from .schema import Hit
+from .store import unit_text
 
 _FR = {"le", "la", "les", "un", "une", "des", "du", "de", "et", "est", "qui", "que", "quel", "quelle", "quels",
        "quelles", "pourquoi", "comment", "quand", "où", "combien", "a", "ont", "sont", "dans", "pour", "par",

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dates import DateRange, without_phrase
 from .duplicates import fold
 from .duplicates import groups as duplicate_groups
-from .dates import DateRange, without_phrase
 from .embedding import Embedder
 from .indexing import expected_settings
 from .schema import Hit
@@ -56,7 +56,7 @@ class Retriever:
         self.index: LoadedIndex = index or store.load(expected_settings(settings, embedder))
 
     @classmethod
-    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
+    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Retriever:
         settings = settings or Settings.from_env()
         return cls(IndexStore(settings.index_dir), embedder or Embedder.load(settings), settings)
 

@@ -107,7 +107,7 @@ class Settings:
     max_question_chars: int = 2000      # longer questions are rejected with a clear error
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         """Defaults, then `RAG_*` environment variables, then explicit overrides (None ignored)."""
         values = {}
         for f in fields(cls):
@@ -117,7 +117,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property

@@ -2,8 +2,8 @@
 from pathlib import Path
 
 import pytest
-from conftest import write
 
+from conftest import write
 from rag.cleaning import (
     DocumentChanged,
     drop_lines,

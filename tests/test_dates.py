@@ -4,8 +4,8 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from conftest import write
 
+from conftest import write
 from rag.dates import DateRange, parse_period, without_phrase
 from rag.retrieval import Filters, Retriever, date_bonus
 
@@ -134,7 +134,6 @@ def dated_retriever(tmp_path_factory, base_settings, embedder):
     import shutil
 
     from conftest import SAMPLES
-
     from rag.indexing import build_index
 
     folder = tmp_path_factory.mktemp("dated")

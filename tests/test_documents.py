@@ -10,13 +10,13 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from test_loaders import pages_pdf
 
 from conftest import write
 from rag.indexing import build_index
 from rag.retrieval import Retriever
 from rag.schema import Answer, Citation
 from rag.store import IndexStore
-from test_loaders import pages_pdf
 from ui.documents import DocumentNotFound, doc_id, document_text, original_headers, resolve, view_html
 from ui.service import sources_html
 

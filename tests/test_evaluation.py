@@ -1,14 +1,27 @@
 """rag eval's metrics on hand-made cases, and the whole run on a tiny PIAF sample."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from rag.evaluation import (BriefingEvaluator, Question, halves, RetrievalEvaluator, as_markdown, has_meta_talk,
-                            load_questions, loss_stage, normalize, overlaps, run_eval, sample, score_answer,
-                            token_f1, translated)
+from rag.evaluation import (
+    BriefingEvaluator,
+    Question,
+    RetrievalEvaluator,
+    as_markdown,
+    halves,
+    has_meta_talk,
+    load_questions,
+    loss_stage,
+    normalize,
+    overlaps,
+    run_eval,
+    sample,
+    score_answer,
+    token_f1,
+    translated,
+)
 from rag.schema import Answer, Citation, Hit
 from rag.settings import Settings
 
@@ -132,8 +145,9 @@ class FakeRetriever:
 
 def test_retrieval_metrics_arithmetic():
     questions = [Question("1", "q1", "x", "a.md", 100, 110), Question("2", "q2", "y", "b.md", 0, 5)]
-    hit = lambda doc, s, e, *sentences: Hit(doc=f"/c/{doc}", start=s, end=e, text="t" * (e - s), score=1.0,
-                                            sentences=sentences)
+    def hit(doc, s, e, *sentences):
+        return Hit(doc=f"/c/{doc}", start=s, end=e, text="t" * (e - s), score=1.0, sentences=sentences)
+
     hits = {"q1": [hit("z.md", 0, 2000, (0, 10, 0.95)),                   # relevant at rank 2, beyond 2000 chars;
                    hit("a.md", 90, 120, (90, 100, 0.9), (100, 120, 0.2))],  # its gold sentence is not shown
             "q2": [hit("z.md", 0, 4000, (0, 10, 0.95)),                   # relevant but past the 3000 budget;

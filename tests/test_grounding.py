@@ -1,9 +1,7 @@
 """Evidence gate and citation checking, with the real embedder and sample passages."""
-import numpy as np
 import pytest
 
-from rag.grounding import (adds_nothing, evidence_gate, looks_not_found, strip_meta_talk, unsupported,
-                           with_markers)
+from rag.grounding import adds_nothing, evidence_gate, looks_not_found, strip_meta_talk, unsupported, with_markers
 from rag.schema import Hit
 
 TRUCE = "Le cessez-le-feu de 30 jours a été proposé par Donald Trump et soutenu par les alliés européens."

@@ -1,8 +1,7 @@
 """Sentence selection and the select-then-answer prompt (no model needed: a fake embedder)."""
 import numpy as np
 
-from rag.prompting import ANSWER, EXAMPLES, SYSTEM, build_messages, detect_language, passage_sentences, \
-    select_sentences
+from rag.prompting import ANSWER, EXAMPLES, SYSTEM, build_messages, detect_language, passage_sentences, select_sentences
 from rag.schema import Hit
 
 DOC = ("# Trêve de 30 jours\nDate : 2025-05-20\n\nLe cessez-le-feu de 30 jours a été proposé par Donald Trump. "

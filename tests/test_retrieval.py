@@ -131,7 +131,6 @@ OTHER_NOTES = {
 @pytest.fixture(scope="module")
 def wire_retriever(tmp_path_factory, base_settings, embedder):
     from conftest import write
-
     from rag.indexing import build_index
     from rag.retrieval import Retriever
 

@@ -3,8 +3,8 @@ import threading
 import time
 
 import pytest
-from conftest import write
 
+from conftest import write
 from rag.watching import FolderWatcher, is_relevant
 
 

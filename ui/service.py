@@ -13,8 +13,8 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rag.errors import IndexNotFound, RagError
 from rag.loaders import SUPPORTED
@@ -288,7 +288,7 @@ class ChatService:
         with self._build_lock:
             if watched and self.watching != str(folder):
                 return None                # the watcher was stopped or moved to another folder meanwhile
-            for attempt in range(5):
+            for _attempt in range(5):
                 try:
                     if not hasattr(self, "_embedder"):
                         self._embedder = Embedder.load(self.settings)
