@@ -18,6 +18,7 @@ greedily up to a stop string, all on the same cached context.
 >>> with llm.session(messages) as s:                                    # doctest: +SKIP
 ...     s.feed("Answerable:"); p = s.probabilities([" yes", " no"])
 """
+
 from __future__ import annotations
 
 import codecs
@@ -39,8 +40,8 @@ class LLM:
         self.settings = settings
         # llama.cpp contexts are not thread-safe, and 2 cores serve one generation at a time anyway.
         self.lock = threading.RLock()
-        self._head: list[int] = []          # the constant head currently held, evaluated alone
-        self._snapshots: dict[tuple[int, ...], bytes] = {}   # KV cache of each head, as first evaluated
+        self._head: list[int] = []  # the constant head currently held, evaluated alone
+        self._snapshots: dict[tuple[int, ...], bytes] = {}  # KV cache of each head, as first evaluated
         self._formatter = None
 
     @classmethod
@@ -50,11 +51,19 @@ class LLM:
         from llama_cpp import Llama
 
         try:
-            llama = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.threads,
-                          n_batch=512, use_mmap=settings.llm_mmap, verbose=False)
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.threads,
+                n_batch=512,
+                use_mmap=settings.llm_mmap,
+                verbose=False,
+            )
         except (ValueError, RuntimeError) as e:
-            raise ModelMissing(f"cannot load the LLM {path} ({e}); delete it and run `rag models prepare`, "
-                               "or set RAG_LLM_MODEL to a valid GGUF file") from None
+            raise ModelMissing(
+                f"cannot load the LLM {path} ({e}); delete it and run `rag models prepare`, "
+                "or set RAG_LLM_MODEL to a valid GGUF file"
+            ) from None
         return cls(llama, path.name, settings)
 
     # ------------------------------------------------------------------ prompts
@@ -67,13 +76,15 @@ class LLM:
             template = meta.get("tokenizer.chat_template")
             if not template:
                 raise ModelMissing(f"the LLM {self.name} has no chat template in its GGUF metadata")
+
             def piece(key: str) -> str:
                 if key not in meta:
                     return ""
                 return self.llama.detokenize([int(meta[key])], special=True).decode("utf-8", "ignore")
 
-            self._formatter = Jinja2ChatFormatter(template, eos_token=piece("tokenizer.ggml.eos_token_id"),
-                                                  bos_token=piece("tokenizer.ggml.bos_token_id"))
+            self._formatter = Jinja2ChatFormatter(
+                template, eos_token=piece("tokenizer.ggml.eos_token_id"), bos_token=piece("tokenizer.ggml.bos_token_id")
+            )
         return self._formatter(messages=messages).prompt
 
     def tokens(self, text: str, special: bool = True) -> list[int]:
@@ -106,10 +117,10 @@ class LLM:
     def _evaluate(self, tokens: list[int], fixed: int) -> None:
         ll = self.llama
         head = tokens[:fixed]
-        if head != self._head or ll.n_tokens < len(head) or list(ll.input_ids[:len(head)]) != head:
+        if head != self._head or ll.n_tokens < len(head) or list(ll.input_ids[: len(head)]) != head:
             self._restore_or_evaluate(head)
         ll.n_tokens = len(head)
-        ll.eval(tokens[len(head):])
+        ll.eval(tokens[len(head) :])
 
     def _restore_or_evaluate(self, head: list[int]) -> None:
         """Bring `head` into the KV cache exactly as when it was first evaluated alone.
@@ -128,7 +139,7 @@ class LLM:
         if key in self._snapshots:
             data = self._snapshots[key]
             llama_cpp.llama_state_seq_set_data(ctx, (ctypes.c_uint8 * len(data)).from_buffer_copy(data), len(data), 0)
-            ll.input_ids[:len(head)] = head
+            ll.input_ids[: len(head)] = head
             ll.n_tokens = len(head)
         else:
             ll.eval(head)
@@ -151,8 +162,9 @@ class LLM:
         return token == self.llama.token_eos() or bool(llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
 
     # ------------------------------------------------------------------ plain chat
-    def stream(self, messages: list[dict], max_tokens: int | None = None,
-               stop: list[str] | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, stop: list[str] | None = None
+    ) -> Iterator[str]:
         """Yield text deltas of the assistant's reply (greedy). Holds the lock while generating."""
         with self.session(messages) as s:
             yield from s.generate(max_tokens or self.settings.max_tokens, stop or [])
@@ -191,11 +203,13 @@ class Session:
             if self.llm.is_end(token):
                 break
             piece = decoder.decode(ll.detokenize([token], special=False))
-            cut = min((i for i in (( text + piece).find(s, max(len(text) - len(s), 0)) for s in stop if s)
-                       if i >= 0), default=-1)
+            cut = min(
+                (i for i in ((text + piece).find(s, max(len(text) - len(s), 0)) for s in stop if s) if i >= 0),
+                default=-1,
+            )
             if cut >= 0:
                 if cut > len(text):
-                    yield (text + piece)[len(text):cut]
+                    yield (text + piece)[len(text) : cut]
                 return
             ll.eval([token])
             text += piece
