@@ -139,7 +139,7 @@ def ask(
         _ask_once(question, index, k, passages)
         return
     out.print("Ask about the briefings (empty line or Ctrl-D to quit).")
-    history = []
+    history: list[tuple[str, str]] = []
     while True:
         try:
             q = input("\n? ").strip()

@@ -189,7 +189,7 @@ def build_index(
             n_dropped = len(gone)
             dropped_texts.update((line_hash(line), normalise(line)) for line in gone)
             doc = without_spans(doc, dropped)
-            units, chunks, ranges = chunk_units(
+            doc_units, doc_chunks, doc_ranges = chunk_units(
                 doc, settings.chunk_words, settings.chunk_max_words, settings.chunk_overlap
             )
             kept[key] = {
@@ -205,10 +205,10 @@ def build_index(
                 "dropped_lines": n_dropped,
             }
             fresh[key] = _Parts(
-                chunks,
-                np.asarray(units, dtype=np.int64).reshape(-1, 2),
-                np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
-                [unit_text(doc.title, doc.text[a:b]) for a, b in units],
+                doc_chunks,
+                np.asarray(doc_units, dtype=np.int64).reshape(-1, 2),
+                np.asarray(doc_ranges, dtype=np.int64).reshape(-1, 2),
+                [unit_text(doc.title, doc.text[a:b]) for a, b in doc_units],
             )
             if key in report.recleaned or old_docs.get(key, {}).get("sha256") == doc.sha256:
                 if key not in report.recleaned:
@@ -275,6 +275,7 @@ def build_index(
                 range_parts.append(part.ranges + n_units)
                 offset += k
             else:
+                assert previous is not None  # a file not re-read is one the previous index holds
                 rows = old_rows.get(key, [])
                 chunks.extend(previous.chunks[r] for r in rows)
                 if rows:

@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import codecs
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from .errors import ModelMissing
 from .models import llm_path
 from .settings import Settings
+
+if TYPE_CHECKING:  # llama_cpp is imported when the model loads, not with rag
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 
 class LLM:
@@ -42,7 +47,7 @@ class LLM:
         self.lock = threading.RLock()
         self._head: list[int] = []  # the constant head currently held, evaluated alone
         self._snapshots: dict[tuple[int, ...], bytes] = {}  # KV cache of each head, as first evaluated
-        self._formatter = None
+        self._formatter: Jinja2ChatFormatter | None = None
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> LLM:
@@ -85,7 +90,8 @@ class LLM:
             self._formatter = Jinja2ChatFormatter(
                 template, eos_token=piece("tokenizer.ggml.eos_token_id"), bos_token=piece("tokenizer.ggml.bos_token_id")
             )
-        return self._formatter(messages=messages).prompt
+        # our {role, content} dicts are the shape of llama_cpp's message TypedDicts
+        return self._formatter(messages=cast("list[ChatCompletionRequestMessage]", messages)).prompt
 
     def tokens(self, text: str, special: bool = True) -> list[int]:
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
@@ -193,7 +199,7 @@ class Session:
         e = np.exp(x - x.max())
         return list(e / e.sum())
 
-    def generate(self, max_tokens: int, stop: list[str] = ()) -> Iterator[str]:
+    def generate(self, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
         """Greedy continuation, yielded as text deltas, until an end token, a stop string or max_tokens."""
         ll = self.llm.llama
         decoder = codecs.getincrementaldecoder("utf-8")("replace")

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .schema import Document, Skipped
@@ -78,11 +78,13 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
     if not raw.strip():
         raise LoadError("empty file")
     try:
-        text, title, date, *layout = _READERS[fmt](raw)
+        read = _READERS[fmt](raw)
     except LoadError:
         raise
     except Exception as e:  # a corrupt file must never stop the folder
         raise LoadError(f"unreadable {fmt.upper()} ({type(e).__name__}: {_one_line(e)})") from e
+    text, title, date = read[0], read[1], read[2]
+    pages = read[3] if len(read) == 4 else ()  # PDF: where each page starts in `text`
     # Plain text keeps its characters where they are, so offsets match the file as Python
     # reads it (universal newlines; NULs become spaces); extracted formats (PDF, Word, HTML)
     # are tidied.
@@ -91,7 +93,7 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
     else:
         cleaned = _clean(text)
         if cleaned != text:  # page offsets were computed on the reader's text
-            layout = []
+            pages = ()
         text = cleaned
     if not text.strip():
         raise LoadError("no text found (scanned PDF, script-only HTML or empty document?)")
@@ -104,7 +106,7 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
         date=date,
         sha256=hashlib.sha256(raw).hexdigest(),
         format=fmt,
-        pages=tuple(layout[0]) if layout else (),
+        pages=pages,
     )
 
 
@@ -209,7 +211,7 @@ def _read_pdf(raw: bytes) -> tuple[str, str, str, tuple[int, ...]]:
             if "crypt" in str(e).lower() or "password" in str(e).lower():
                 raise LoadError("password-protected PDF") from None
             raise LoadError(f"corrupt PDF ({_one_line(e)})") from None
-        meta = reader.metadata or {}
+        meta = reader.metadata
     title = str(meta.get("/Title") or "") if meta else ""
     date = parse_date(str(meta.get("/CreationDate") or "")) if meta else ""
     text, starts = _join_pages(pages)
@@ -319,21 +321,26 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
     for tag in soup(["script", "style", "noscript", "template", "svg", "iframe", "nav"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    if not title and soup.find("h1"):
-        title = soup.find("h1").get_text(" ", strip=True)
+    h1 = soup.find("h1")
+    if not title and h1:
+        title = h1.get_text(" ", strip=True)
     date = ""
-    for attrs in (
-        {"name": "date"},
-        {"property": "article:published_time"},
-        {"name": "dc.date"},
-        {"itemprop": "datePublished"},
+    for key, value in (
+        ("name", "date"),
+        ("property", "article:published_time"),
+        ("name", "dc.date"),
+        ("itemprop", "datePublished"),
     ):
-        m = soup.find("meta", attrs=attrs)
-        if m and m.get("content"):
-            date = parse_date(m["content"])
+        m = soup.find("meta", attrs={key: value})
+        content = m.get("content") if m else None
+        if content and isinstance(content, str):  # a list only for multi-valued attributes (class)
+            date = parse_date(content)
             break
-    if not date and soup.find("time", attrs={"datetime": True}):
-        date = parse_date(soup.find("time", attrs={"datetime": True})["datetime"])
+    if not date:
+        t = soup.find("time", attrs={"datetime": True})
+        stamp = t.get("datetime") if t else None
+        if stamp and isinstance(stamp, str):
+            date = parse_date(stamp)
     if soup.head:
         soup.head.decompose()
     for tag in soup.find_all(_BLOCKS):
@@ -384,7 +391,14 @@ def main_content(raw: bytes) -> str:
     return "\n\n".join(line.strip() for line in out.splitlines() if line.strip())
 
 
-_READERS = {"txt": _read_text, "md": _read_text, "pdf": _read_pdf, "docx": _read_docx, "html": _read_html}
+_Reader = Callable[[bytes], tuple[str, str, str] | tuple[str, str, str, tuple[int, ...]]]
+_READERS: dict[str, _Reader] = {
+    "txt": _read_text,
+    "md": _read_text,
+    "pdf": _read_pdf,
+    "docx": _read_docx,
+    "html": _read_html,
+}
 
 
 # --------------------------------------------------------------------------- helpers

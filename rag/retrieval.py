@@ -130,6 +130,7 @@ class Retriever:
             fused = fused + self.settings.date_weight * date_bonus([index.chunks[r].date for r in rows], dates, fused)
         order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))
         hits = []
+        assert index.units is not None and index.chunk_units is not None  # set by LoadedIndex.__post_init__
         for i, score, also_in in distinct_passages(index, rows, fused, order, k, q):
             row = int(rows[i])
             c = index.chunks[row]
@@ -182,12 +183,12 @@ class Retriever:
         # A chunk has ~6 units and neighbours share one: 4x depth units give >= depth chunks.
         m = min(len(index.vectors), 4 * depth)
         _, ids = index.dense.search(q[None, :].astype(np.float32), m)
-        rows: dict[int, None] = {}  # results come best first: insertion order is the ranking
+        ranked: dict[int, None] = {}  # results come best first: insertion order is the ranking
         for u in ids[0]:
             if u >= 0:
                 for row in range(index.unit_first_chunk[u], index.unit_last_chunk[u] + 1):
-                    rows.setdefault(int(row))
-        return np.fromiter(rows, np.int64, len(rows))[:depth]
+                    ranked.setdefault(int(row))
+        return np.fromiter(ranked, np.int64, len(ranked))[:depth]
 
     @staticmethod
     def _allowed_rows(index: LoadedIndex, filters: Filters) -> np.ndarray:
@@ -244,6 +245,7 @@ def distinct_passages(
 
 def _closest_sentence(index: LoadedIndex, row: int, q: np.ndarray) -> tuple[str, ...]:
     """The folded words of a chunk's sentence closest to the question."""
+    assert index.units is not None and index.chunk_units is not None  # set by LoadedIndex.__post_init__
     a, b = index.chunk_units[row]
     u = a + int(np.argmax(index.vectors[a:b] @ q))
     c = index.chunks[row]
@@ -253,6 +255,7 @@ def _closest_sentence(index: LoadedIndex, row: int, q: np.ndarray) -> tuple[str,
 
 def chunk_cosines(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cosines of each chunk in `rows` to `q`: that of its closest sentence unit, and their mean."""
+    assert index.chunk_units is not None  # set by LoadedIndex.__post_init__
     if len(rows) == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.float32)
     ranges = index.chunk_units[rows]

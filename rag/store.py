@@ -33,6 +33,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class LoadedIndex:
     manifest: dict
     chunks: list[Chunk]
     vectors: np.ndarray  # one row per unit
-    dense: object  # faiss.Index over `vectors`
+    dense: Any  # faiss.Index over `vectors` (an IndexFlatIP or an IndexIVFFlat)
     bm25: BM25Index  # one document per chunk
     units: np.ndarray | None = None  # (n_units, 2) start, end in the unit's document
     chunk_units: np.ndarray | None = None  # (n_chunks, 2) first, stop unit rows
@@ -90,14 +91,15 @@ def make_faiss(vectors: np.ndarray):
 
     n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
     if n <= FLAT_MAX:
-        index = faiss.IndexFlatIP(dim or 1)
+        index: faiss.Index = faiss.IndexFlatIP(dim or 1)
     else:
         # k-means wants ~40+ training points per list
         nlist = max(1, min(int(4 * np.sqrt(n)), n // 40))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         train = vectors[np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)]
-        index.train(np.ascontiguousarray(train))
-        index.nprobe = max(16, nlist // 16)  # saved with the index
+        ivf.train(np.ascontiguousarray(train))
+        ivf.nprobe = max(16, nlist // 16)  # saved with the index
+        index = ivf
     if n:
         index.add(vectors)
     return index
