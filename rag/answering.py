@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .dates import parse_period, without_phrase
 from .embedding import Embedder
@@ -148,6 +149,8 @@ class Assistant:
         for event in self.stream(question, k=k, history=history, filters=filters):
             if event.answer is not None:
                 final = event.answer
+        if final is None:  # unreachable: every path of stream() ends with the answer
+            raise RuntimeError("the answer stream ended without an answer")
         return final
 
     def stream(
@@ -179,7 +182,7 @@ class Assistant:
             without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross
         )
         base = dict(question=q, language=language, query=query, hits=hits)
-        trace = {
+        trace: dict[str, Any] = {
             "gate": {
                 "dense": round(gate.best_dense, 4),
                 "coverage": round(gate.keyword_coverage, 4),
@@ -212,6 +215,8 @@ class Assistant:
         final = None
         for event in self._generate(q, q, list(hits), qvec, base, {}, time.perf_counter()):
             final = event.answer or final
+        if final is None:  # unreachable: every path of _generate() ends with the answer
+            raise RuntimeError("the answer stream ended without an answer")
         return final
 
     def _generate(self, q, query, hits, qvec, base, timings, t0, trace=None) -> Iterator[StreamEvent]:
@@ -304,17 +309,17 @@ class Assistant:
             # (a ceasefire, not the 30-day one): of the sentences that support the answer, cite
             # the one that also holds most of the question's own names and numbers.
             held = question_terms_held(query, evidence[0].text)
-            better = max(
+            closest = max(
                 (x for x in sentences if not any(unsupported(text, x.text, query, same))),
                 key=lambda x: question_terms_held(query, x.text),
                 default=None,
             )
-            if better is not None and question_terms_held(query, better.text) > held:
-                evidence, trace["evidence_from"] = [better], "question terms"
+            if closest is not None and question_terms_held(query, closest.text) > held:
+                evidence, trace["evidence_from"] = [closest], "question terms"
         order: dict[int, int] = {}
         for x in evidence:
             order.setdefault(x.hit, len(order) + 1)
-        citations = []
+        citations: list[Citation] = []
         for x in evidence:
             n = order[x.hit]
             if any(c.n == n for c in citations):

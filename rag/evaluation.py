@@ -110,7 +110,7 @@ class RetrievalEvaluator:
         self.ks = tuple(ks)
         self.budget = budget_chars
         self.progress = progress
-        self._vectors = None
+        self._vectors: np.ndarray | None = None
 
     def __call__(self, retriever, mode: str = "hybrid") -> dict:
         if self._vectors is None:  # embed the questions once for every mode
@@ -271,7 +271,8 @@ class AnswerEvaluator:
         self.answers: list = []
 
     def __call__(self, assistant) -> dict:
-        rows, losses, times = [], Counter(), []
+        rows, times = [], []
+        losses: Counter[str] = Counter()
         self.answers = []
         for i, q in enumerate(self.questions):
             a = assistant.answer(q.question)
@@ -656,9 +657,9 @@ def _answer_piaf(
     )
     bot = Assistant(lacking, Retriever.load(lacking, embedder), llm)
     for name, questions in [("refusal", picked)] + ([("cross_refusal", english)] if english else []):
-        ev = RefusalEvaluator(questions, bar(name, len(questions)))
-        refusal = ev(bot)
-        details[name] = _details(ev.answers, questions)
+        refusals = RefusalEvaluator(questions, bar(name, len(questions)))
+        refusal = refusals(bot)
+        details[name] = _details(refusals.answers, questions)
         present = results["cross_answers" if name == "cross_refusal" else "answers"]
         results[name] = {
             "not_found_without_gold": refusal["not_found"],

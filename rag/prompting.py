@@ -236,7 +236,8 @@ def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget
                 seen.add((hit.doc, s, e))
                 candidates.append((x, i, s, e, " ".join(hit.text[s - hit.start : e - hit.start].split())))
     if budget_chars > 0:
-        picked, used = [], 0
+        picked: list[tuple[float, int, int, int, str]] = []
+        used = 0
         for c in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
             if picked and used + len(c[4]) > budget_chars:
                 continue  # a shorter, less close sentence may still fit
@@ -249,7 +250,7 @@ def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget
 
 def build_messages(question: str, hits: list[Hit], sentences: list[Sentence], language: str) -> list[dict]:
     """Chat messages: constant system prompt and examples (cached by llama.cpp), then the sentences."""
-    blocks = []
+    blocks: list[str] = []
     for i, hit in enumerate(hits):
         lines = [f"[{x.n}] {x.text}" for x in sentences if x.hit == i]
         if lines:

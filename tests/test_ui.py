@@ -470,3 +470,11 @@ def test_index_table_lists_documents_and_skipped_files_with_reasons(tmp_path, ba
     assert "skipped rapport.pdf" in service.last_change
     assert "1 file(s) skipped" in service.status_markdown() and "Last change" in service.status_markdown()
     assert service.sync(str(folder)).wrote is False  # nothing new: the live index is kept
+
+
+def test_auth_without_a_password_is_refused_before_the_models_load(base_settings):
+    from rag.errors import RagError
+    from ui.app import main
+
+    with pytest.raises(RagError, match="user:password"):
+        main(index_dir=base_settings.index_dir, auth="alice")

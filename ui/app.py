@@ -204,12 +204,18 @@ def build_app(service: ChatService) -> gr.Blocks:
             ).then(refresh_index, outputs=[status, docs, folder], api_name=False).then(
                 service.index_rows, outputs=table, api_name=False
             )
-            watch.input(toggle_watch, inputs=[watch, folder], outputs=[watch, timer, status], api_name=False)
+            # api_name=False (no API endpoint) is accepted by gradio 6 but its signature only types str | None
+            watch.input(
+                toggle_watch,
+                inputs=[watch, folder],
+                outputs=[watch, timer, status],
+                api_name=False,  # type: ignore[arg-type]
+            )
             timer.tick(
                 tick,
                 inputs=seen,
                 outputs=[status, table, docs, seen],
-                api_name=False,
+                api_name=False,  # type: ignore[arg-type]  # as above
                 show_progress="hidden",
                 concurrency_limit=None,
             )
@@ -235,6 +241,12 @@ def main(
 ) -> None:
     """Serve the chat; `watch=True` keeps the index in sync with its folder (`rag serve --watch`)."""
     settings = Settings.from_env(index_dir=index_dir)
+    credentials: tuple[str, str] | None = None
+    if auth:
+        user, colon, password = auth.partition(":")
+        if not colon:  # gradio would take a 1-tuple and fail only at the first login (checked before loading)
+            raise RagError(f"--auth wants user:password, got {auth!r}")
+        credentials = (user, password)
     if host not in LOCALHOSTS and not auth:
         print(
             f"warning: serving on {host} without --auth: anyone who can reach this address can use it", file=sys.stderr
@@ -253,7 +265,6 @@ def main(
             )
     demo = build_app(service)
     demo.queue(default_concurrency_limit=1, max_size=200)
-    credentials = tuple(auth.split(":", 1)) if auth else None
     print(f"Briefings chat on http://{host}:{port}", flush=True)
     demo.launch(
         server_name=host,

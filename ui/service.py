@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import IndexNotFound, RagError
 from rag.loaders import SUPPORTED
@@ -24,6 +25,9 @@ from rag.retrieval import Filters
 from rag.schema import Answer
 from rag.settings import Settings
 from rag.watching import FolderWatcher
+
+if TYPE_CHECKING:  # the assistant loads on first use, with its models
+    from rag.answering import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class ChatService:
         self.settings = settings
         self.host = host
         self.allowed_roots = [Path(r).resolve() for r in (allowed_roots or [])]
-        self.assistant = None
+        self.assistant: Assistant | None = None
         self.error = ""
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
@@ -92,6 +96,7 @@ class ChatService:
         if not self.load():
             yield f"⚠️ {self.error}", ""
             return
+        assert self.assistant is not None  # load() succeeded
         filters = Filters(tuple(docs or ()), (date_from or "").strip(), (date_to or "").strip())
         text, cards = "", ""
         language = detect_language(message)
@@ -512,13 +517,13 @@ def closest_sentence(question: str, hit) -> tuple[int, int]:
     from rag.prompting import is_content, passage_sentences
 
     if hit.sentences:
-        spans = [
+        scored = [
             (s - hit.start, e - hit.start, x)
             for s, e, x in hit.sentences
             if is_content(hit, hit.text[s - hit.start : e - hit.start])
         ]
-        if spans:
-            s, e, _ = max(spans, key=lambda t: t[2])
+        if scored:
+            s, e, _ = max(scored, key=lambda t: t[2])
             return s, e
     spans = passage_sentences(hit)
     if not spans:
