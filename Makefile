@@ -23,16 +23,17 @@ endif
 endif
 export CMAKE_ARGS := $(LLAMA_CMAKE)
 
-.PHONY: setup run ask serve test models index browser clean bench eval
+.PHONY: setup run ask serve test lint lock models index browser clean bench eval
 
 setup: $(VENV)/.installed models
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins the whole dependency closure (tools/lock.py regenerates it after a pin changes)
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install torch==2.13.0      # the CPU build, first, so nothing pulls a CUDA build
+	$(BIN)/pip install -c constraints.txt torch==2.13.0      # the CPU build, first, so nothing pulls a CUDA build
 	# no wheel cache: pip would reuse a llama-cpp-python wheel built with other CMAKE_ARGS
-	$(BIN)/pip install --no-cache-dir -e '.[models,test]'
+	$(BIN)/pip install --no-cache-dir -c constraints.txt -e '.[models,test]'
 	touch $@
 
 models: $(VENV)/.installed
@@ -56,8 +57,18 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "note: chromium missing and not root: the browser test will be skipped (apt-get install chromium chromium-driver)"; fi; }
 
-test: models browser
+# Lint, format and types first (seconds), then the tests; configs in pyproject.toml.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check rag ui tests bench tools
+	$(BIN)/ruff format --check rag ui tests bench tools
+	$(BIN)/mypy
+
+test: lint models browser
 	$(BIN)/python -m pytest
+
+# Re-pin constraints.txt from the installed .venv after changing a dependency in pyproject.toml.
+lock: $(VENV)/.installed
+	$(BIN)/python tools/lock.py
 
 # Tools, not tests (tens of minutes on 2 cores); figures and how to read them: bench/README.md
 bench: models

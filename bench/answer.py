@@ -17,6 +17,7 @@ question (nothing cached) against the second (system prompt cached).
 The serving part starts `python -m ui.app` on the sample index, asks questions
 through `gradio_client` and reads the server's RSS (current and peak) from /proc.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,10 +51,10 @@ class Spy:
 
 
 def reset(assistant, warm: bool = True) -> None:
-    assistant.llm.llama.reset()           # forget the cached prompt ...
+    assistant.llm.llama.reset()  # forget the cached prompt ...
     assistant.llm._head, assistant.llm._snapshots = [], {}
     if warm:
-        assistant.warm_up()               # ... and cache only the system prompt, as a started server does
+        assistant.warm_up()  # ... and cache only the system prompt, as a started server does
 
 
 def bare(assistant, messages) -> tuple[float, int]:
@@ -75,8 +76,14 @@ def one(assistant, spy: Spy, question: str, warm: bool = True) -> dict:
         if ev.answer is not None:
             final = ev.answer
     total = time.perf_counter() - t
-    row = {"question": question, "found": final.found, "ttft_s": first, "total_s": total,
-           "answer": final.text, "llm_calls": len(spy.sent)}
+    row = {
+        "question": question,
+        "found": final.found,
+        "ttft_s": first,
+        "total_s": total,
+        "answer": final.text,
+        "llm_calls": len(spy.sent),
+    }
     if spy.sent:
         reset(assistant, warm)
         row["bare_ttft_s"], row["prompt_tokens"] = bare(assistant, spy.sent[0])
@@ -107,16 +114,19 @@ def run_answers(piaf_n: int, work: Path, examples: int = len(EXAMPLES)) -> dict:
         for q in questions:
             row = dict(one(assistant, spy, q), corpus=name)
             rows.append(row)
-            console.print(f"[dim]{name}: {q[:60]} -> {row['ttft_s']:.2f} s first token, "
-                          f"{row.get('bare_ttft_s', 0):.2f} s bare[/]")
+            console.print(
+                f"[dim]{name}: {q[:60]} -> {row['ttft_s']:.2f} s first token, {row.get('bare_ttft_s', 0):.2f} s bare[/]"
+            )
         if name == "samples" and len(questions) >= 2:
             # A fresh process: nothing cached for the first question, the system prompt for the second.
             reset(assistant, warm=False)
             for i, q in enumerate(questions[:2]):
                 t = time.perf_counter()
                 a = assistant.answer(q)
-                sequence[f"question {i + 1}"] = {"ttft_s": a.timings.get("first_token"),
-                                                 "total_s": time.perf_counter() - t}
+                sequence[f"question {i + 1}"] = {
+                    "ttft_s": a.timings.get("first_token"),
+                    "total_s": time.perf_counter() - t,
+                }
     return {"questions": rows, "sequence": sequence}
 
 
@@ -125,24 +135,49 @@ def show_answers(r: dict) -> None:
     for x in r["questions"]:
         label = f"{x['corpus']}: {x['question'][:48]}"
         if "bare_ttft_s" in x:
-            rows.append([label, x["prompt_tokens"], x["ttft_s"], x["bare_ttft_s"], ratio(x["ttft_s"], x["bare_ttft_s"]),
-                         x["total_s"], "yes" if x["found"] else "no"])
+            rows.append(
+                [
+                    label,
+                    x["prompt_tokens"],
+                    x["ttft_s"],
+                    x["bare_ttft_s"],
+                    ratio(x["ttft_s"], x["bare_ttft_s"]),
+                    x["total_s"],
+                    "yes" if x["found"] else "no",
+                ]
+            )
         else:
             rows.append([label, 0, x["ttft_s"], "no LLM call", "", x["total_s"], "not found (gate)"])
     with_llm = [x for x in r["questions"] if "bare_ttft_s" in x]
     if with_llm:
         p, b = median([x["ttft_s"] for x in with_llm]), median([x["bare_ttft_s"] for x in with_llm])
-        rows.append(["median of questions sent to the LLM", int(median([x["prompt_tokens"] for x in with_llm])),
-                     p, b, ratio(p, b), median([x["total_s"] for x in with_llm]), ""])
-    table("Answer time (s): pipeline vs llama.cpp alone on the same prompt",
-          ["question", "prompt tokens", "pipeline TTFT", "bare TTFT", "ratio", "pipeline total", "found"], rows)
+        rows.append(
+            [
+                "median of questions sent to the LLM",
+                int(median([x["prompt_tokens"] for x in with_llm])),
+                p,
+                b,
+                ratio(p, b),
+                median([x["total_s"] for x in with_llm]),
+                "",
+            ]
+        )
+    table(
+        "Answer time (s): pipeline vs llama.cpp alone on the same prompt",
+        ["question", "prompt tokens", "pipeline TTFT", "bare TTFT", "ratio", "pipeline total", "found"],
+        rows,
+    )
     seq = r.get("sequence") or {}
     if len(seq) == 2:
         a, b = seq["question 1"], seq["question 2"]
-        table("Fresh process: first vs second question (cached system prompt)",
-              ["figure", "question 1", "question 2", "ratio"],
-              [["time to first token (s)", a["ttft_s"], b["ttft_s"], ratio(b["ttft_s"], a["ttft_s"])],
-               ["total (s)", a["total_s"], b["total_s"], ratio(b["total_s"], a["total_s"])]])
+        table(
+            "Fresh process: first vs second question (cached system prompt)",
+            ["figure", "question 1", "question 2", "ratio"],
+            [
+                ["time to first token (s)", a["ttft_s"], b["ttft_s"], ratio(b["ttft_s"], a["ttft_s"])],
+                ["total (s)", a["total_s"], b["total_s"], ratio(b["total_s"], a["total_s"])],
+            ],
+        )
 
 
 def _free_port() -> int:
@@ -159,12 +194,17 @@ def run_server(n_questions: int, work: Path) -> dict:
     from rag.settings import Settings
 
     s = Settings.from_env(index_dir=str(work / "samples"))
-    build_index(ROOT / "samples" / "briefings", settings=s)     # a no-change re-sync after run_answers
+    build_index(ROOT / "samples" / "briefings", settings=s)  # a no-change re-sync after run_answers
     port = _free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--index", s.index_dir, "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.app", "--index", s.index_dir, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(480):
@@ -188,28 +228,45 @@ def run_server(n_questions: int, work: Path) -> dict:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"ready_s": ready, "rss_start_mb": at_start["VmRSS"], "rss_after_mb": after["VmRSS"],
-            "peak_rss_mb": after["VmHWM"], "questions": n_questions, "median_answer_s": median(times)}
+    return {
+        "ready_s": ready,
+        "rss_start_mb": at_start["VmRSS"],
+        "rss_after_mb": after["VmRSS"],
+        "peak_rss_mb": after["VmHWM"],
+        "questions": n_questions,
+        "median_answer_s": median(times),
+    }
 
 
 def show_server(r: dict) -> None:
-    table(f"Serving process (web chat on the sample index, {r['questions']} questions via /chat)",
-          ["figure", "value", "baseline", "ratio"],
-          [["launch to ready (s)", r["ready_s"], "", ""],
-           ["RSS after the questions (MB)", r["rss_after_mb"], r["rss_start_mb"],
-            ratio(r["rss_after_mb"], r["rss_start_mb"])],
-           ["peak RSS (MB)", r["peak_rss_mb"], r["rss_start_mb"], ratio(r["peak_rss_mb"], r["rss_start_mb"])],
-           ["median answer over /chat (s)", r["median_answer_s"], "", ""]])
+    table(
+        f"Serving process (web chat on the sample index, {r['questions']} questions via /chat)",
+        ["figure", "value", "baseline", "ratio"],
+        [
+            ["launch to ready (s)", r["ready_s"], "", ""],
+            [
+                "RSS after the questions (MB)",
+                r["rss_after_mb"],
+                r["rss_start_mb"],
+                ratio(r["rss_after_mb"], r["rss_start_mb"]),
+            ],
+            ["peak RSS (MB)", r["peak_rss_mb"], r["rss_start_mb"], ratio(r["peak_rss_mb"], r["rss_start_mb"])],
+            ["median answer over /chat (s)", r["median_answer_s"], "", ""],
+        ],
+    )
     console.print("[dim]baseline of memory: the server's RSS once ready, before any question[/]")
 
 
 @app.command()
-def main(piaf: int = typer.Option(10, help="PIAF dev questions (seeded sample) besides the example questions"),
-         examples: int = typer.Option(len(EXAMPLES), help="Example questions on the samples (2: also the "
-                                      "first-vs-second question sequence)"),
-         server: bool = typer.Option(True, help="Also measure a serving process"),
-         server_questions: int = typer.Option(8, help="Questions asked to the server"),
-         out: Path = typer.Option(None, help="Folder for the JSON results")):
+def main(
+    piaf: int = typer.Option(10, help="PIAF dev questions (seeded sample) besides the example questions"),
+    examples: int = typer.Option(
+        len(EXAMPLES), help="Example questions on the samples (2: also the first-vs-second question sequence)"
+    ),
+    server: bool = typer.Option(True, help="Also measure a serving process"),
+    server_questions: int = typer.Option(8, help="Questions asked to the server"),
+    out: Path = typer.Option(None, help="Folder for the JSON results"),
+):
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-answer-") as tmp:
         results["answers"] = run_answers(piaf, Path(tmp), examples)

@@ -11,6 +11,7 @@ the chunk texts (what an index of one vector per chunk embeds), prices the
 sentence-level design; a no-change re-sync (target < 1 s) and a one-file
 change (only that file re-embedded); peak RSS of the process after the build.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -33,7 +34,7 @@ def run(corpus: Path, work: Path) -> dict:
 
     settings = Settings.from_env(index_dir=str(work / "index"))
     embedder = Embedder.load(settings)
-    embedder.passages(["warm up"])                # model loading is not part of either figure
+    embedder.passages(["warm up"])  # model loading is not part of either figure
     rss_before = peak_rss_mb()
 
     # 1. the full build
@@ -43,11 +44,11 @@ def run(corpus: Path, work: Path) -> dict:
     rss_build = peak_rss_mb()
     index = IndexStore(settings.index_dir).load()
     chunks = index.chunks
-    texts: list[str] = []                  # what the build embedded: each unit once, in order
+    texts: list[str] = []  # what the build embedded: each unit once, in order
     for row, c in enumerate(chunks):
         a, b = index.chunk_units[row]
-        for u in range(max(a, len(texts)), b):          # neighbours share their overlap unit
-            texts.append(unit_text(c.title, c.text[index.units[u][0] - c.start:index.units[u][1] - c.start]))
+        for u in range(max(a, len(texts)), b):  # neighbours share their overlap unit
+            texts.append(unit_text(c.title, c.text[index.units[u][0] - c.start : index.units[u][1] - c.start]))
 
     # 2. baselines: the same unit texts through sentence-transformers alone; the chunk texts
     model = embedder.model
@@ -55,8 +56,14 @@ def run(corpus: Path, work: Path) -> dict:
 
     def encode(batch):
         t = time.perf_counter()
-        model.encode(batch, prompt_name=prompt, batch_size=embedder.batch_size, normalize_embeddings=True,
-                     convert_to_numpy=True, show_progress_bar=False)
+        model.encode(
+            batch,
+            prompt_name=prompt,
+            batch_size=embedder.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return time.perf_counter() - t
 
     bare = encode(texts)
@@ -83,45 +90,81 @@ def run(corpus: Path, work: Path) -> dict:
 
     split = report.timings
     return {
-        "corpus": str(corpus), "documents": report.documents, "chunks": report.chunks,
-        "build_s": build_wall, "load_and_chunk_s": split.get("load_and_chunk", 0.0),
-        "embed_s": split.get("embed", 0.0), "write_s": split.get("write", 0.0),
-        "units": len(texts), "bare_embed_s": bare, "build_over_bare": build_wall / bare if bare else None,
-        "bare_embed_chunks_s": bare_chunks, "build_over_bare_chunks": build_wall / bare_chunks if bare_chunks else None,
-        "chunks_per_s": report.chunks / build_wall, "bare_chunks_per_s": report.chunks / bare,
-        "resync_nochange_s": resync, "resync_nochange_wrote": nochange.wrote,
-        "resync_one_file_s": one_file, "one_file_reembedded": changed.embedded_chunks,
-        "one_file_chunks": victim_chunks, "one_file_total_chunks": changed.chunks,
-        "peak_rss_mb_model_loaded": rss_before, "peak_rss_mb_after_build": rss_build,
+        "corpus": str(corpus),
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "build_s": build_wall,
+        "load_and_chunk_s": split.get("load_and_chunk", 0.0),
+        "embed_s": split.get("embed", 0.0),
+        "write_s": split.get("write", 0.0),
+        "units": len(texts),
+        "bare_embed_s": bare,
+        "build_over_bare": build_wall / bare if bare else None,
+        "bare_embed_chunks_s": bare_chunks,
+        "build_over_bare_chunks": build_wall / bare_chunks if bare_chunks else None,
+        "chunks_per_s": report.chunks / build_wall,
+        "bare_chunks_per_s": report.chunks / bare,
+        "resync_nochange_s": resync,
+        "resync_nochange_wrote": nochange.wrote,
+        "resync_one_file_s": one_file,
+        "one_file_reembedded": changed.embedded_chunks,
+        "one_file_chunks": victim_chunks,
+        "one_file_total_chunks": changed.chunks,
+        "peak_rss_mb_model_loaded": rss_before,
+        "peak_rss_mb_after_build": rss_build,
     }
 
 
 def show(r: dict) -> None:
-    table("Index build", ["figure", "value", "baseline", "ratio"], [
-        ["documents / chunks / sentence units", f"{r['documents']} / {r['chunks']} / {r['units']}", "", ""],
-        ["whole build (s)", r["build_s"], r["bare_embed_s"], ratio(r["build_s"], r["bare_embed_s"])],
-        ["whole build vs one vector per chunk (s)", r["build_s"], r["bare_embed_chunks_s"],
-         ratio(r["build_s"], r["bare_embed_chunks_s"])],
-        ["  load + chunk (s)", r["load_and_chunk_s"], "", ""],
-        ["  embed (s)", r["embed_s"], r["bare_embed_s"], ratio(r["embed_s"], r["bare_embed_s"])],
-        ["  write: FAISS, BM25, store (s)", r["write_s"], "", ""],
-        ["chunks per second", r["chunks_per_s"], r["bare_chunks_per_s"],
-         ratio(r["chunks_per_s"], r["bare_chunks_per_s"])],
-        ["re-sync, no change (s)", r["resync_nochange_s"], "target 1.0", ratio(r["resync_nochange_s"], 1.0)],
-        ["re-sync, one file changed (s)", r["resync_one_file_s"], r["build_s"],
-         ratio(r["resync_one_file_s"], r["build_s"])],
-        ["  chunks re-embedded", r["one_file_reembedded"], f"{r['one_file_chunks']} in that file", ""],
-        ["peak RSS after build (MB)", r["peak_rss_mb_after_build"], r["peak_rss_mb_model_loaded"],
-         ratio(r["peak_rss_mb_after_build"], r["peak_rss_mb_model_loaded"])],
-    ])
-    console.print("[dim]baseline of the build: sentence-transformers encode of the same sentence-unit texts alone; "
-                  "second baseline: encode of the chunk texts "
-                  "(same model and batch size); of peak RSS: the process with the model loaded, before building[/]")
+    table(
+        "Index build",
+        ["figure", "value", "baseline", "ratio"],
+        [
+            ["documents / chunks / sentence units", f"{r['documents']} / {r['chunks']} / {r['units']}", "", ""],
+            ["whole build (s)", r["build_s"], r["bare_embed_s"], ratio(r["build_s"], r["bare_embed_s"])],
+            [
+                "whole build vs one vector per chunk (s)",
+                r["build_s"],
+                r["bare_embed_chunks_s"],
+                ratio(r["build_s"], r["bare_embed_chunks_s"]),
+            ],
+            ["  load + chunk (s)", r["load_and_chunk_s"], "", ""],
+            ["  embed (s)", r["embed_s"], r["bare_embed_s"], ratio(r["embed_s"], r["bare_embed_s"])],
+            ["  write: FAISS, BM25, store (s)", r["write_s"], "", ""],
+            [
+                "chunks per second",
+                r["chunks_per_s"],
+                r["bare_chunks_per_s"],
+                ratio(r["chunks_per_s"], r["bare_chunks_per_s"]),
+            ],
+            ["re-sync, no change (s)", r["resync_nochange_s"], "target 1.0", ratio(r["resync_nochange_s"], 1.0)],
+            [
+                "re-sync, one file changed (s)",
+                r["resync_one_file_s"],
+                r["build_s"],
+                ratio(r["resync_one_file_s"], r["build_s"]),
+            ],
+            ["  chunks re-embedded", r["one_file_reembedded"], f"{r['one_file_chunks']} in that file", ""],
+            [
+                "peak RSS after build (MB)",
+                r["peak_rss_mb_after_build"],
+                r["peak_rss_mb_model_loaded"],
+                ratio(r["peak_rss_mb_after_build"], r["peak_rss_mb_model_loaded"]),
+            ],
+        ],
+    )
+    console.print(
+        "[dim]baseline of the build: sentence-transformers encode of the same sentence-unit texts alone; "
+        "second baseline: encode of the chunk texts "
+        "(same model and batch size); of peak RSS: the process with the model loaded, before building[/]"
+    )
 
 
 @app.command()
-def main(corpus: Path = typer.Option(PIAF / "docs", help="Folder to index"),
-         out: Path = typer.Option(None, help="Folder for the JSON results")):
+def main(
+    corpus: Path = typer.Option(PIAF / "docs", help="Folder to index"),
+    out: Path = typer.Option(None, help="Folder for the JSON results"),
+):
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         r = run(corpus, Path(tmp))
     show(r)

@@ -4,6 +4,7 @@ Every benchmark prints a rich table whose figures sit next to the baseline
 measured in the same run, and their ratio (the machine is shared and noisy:
 absolute seconds drift, ratios much less).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
-console = Console(width=200)      # wide tables stay readable in logs and pipes
+console = Console(width=200)  # wide tables stay readable in logs and pipes
 
 
 @contextmanager
@@ -79,8 +80,12 @@ def _fmt(x) -> str:
 
 
 def machine() -> dict:
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": os.cpu_count(), "python": platform.python_version(),
-            "cpu": _cpu_name()}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "cpu": _cpu_name(),
+    }
 
 
 def _cpu_name() -> str:

@@ -10,6 +10,7 @@ mapped GGUF, shared libraries). The baseline is the bare interpreter. At the
 end, the largest mappings by resident size name what is what (libtorch, the
 GGUF file, ...).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,14 +21,17 @@ import tempfile
 from pathlib import Path
 
 import typer
-
 from rich.markup import escape
 
 from bench.common import ROOT, console, ratio, save, table
 
 app = typer.Typer(add_completion=False)
-QUESTIONS = ["Qui a proposé la trêve de 30 jours ?", "who proposed the 30-day truce?",
-             "Qu'est-ce que l'alliance Weimar+ ?", "Quel est le PIB de la France ?"]
+QUESTIONS = [
+    "Qui a proposé la trêve de 30 jours ?",
+    "who proposed the 30-day truce?",
+    "Qu'est-ce que l'alliance Weimar+ ?",
+    "Quel est le PIB de la France ?",
+]
 
 
 def rss() -> dict:
@@ -55,17 +59,22 @@ def mappings(top: int = 12) -> list[tuple[str, float]]:
 
 
 @app.command()
-def main(questions: int = typer.Option(10, help="Questions answered after start-up"),
-         llm_mmap: bool = typer.Option(False, help="Map the GGUF instead of reading it (RAG_LLM_MMAP)"),
-         out: Path = typer.Option(None, help="Folder for the JSON results")):
+def main(
+    questions: int = typer.Option(10, help="Questions answered after start-up"),
+    llm_mmap: bool = typer.Option(False, help="Map the GGUF instead of reading it (RAG_LLM_MMAP)"),
+    out: Path = typer.Option(None, help="Folder for the JSON results"),
+):
     os.environ["RAG_LLM_MMAP"] = "1" if llm_mmap else "0"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     stages = [("bare interpreter", rss())]
 
     import torch  # noqa: F401  - each import is a stage of its own
+
     stages.append(("import torch", rss()))
     import gradio  # noqa: F401
+
     import ui.app  # noqa: F401
+
     stages.append(("import gradio and the app", rss()))
 
     from rag.answering import Assistant
@@ -76,8 +85,12 @@ def main(questions: int = typer.Option(10, help="Questions answered after start-
 
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         # Built by another process, as `rag serve` finds it: building is not serving.
-        subprocess.run([sys.executable, "-m", "rag.cli", "index", "build", str(ROOT / "samples" / "briefings"),
-                        "--index", tmp], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "rag.cli", "index", "build", str(ROOT / "samples" / "briefings"), "--index", tmp],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         s = Settings.from_env(index_dir=tmp)
         embedder = Embedder.load(s)
         embedder.queries(["warm"])
@@ -98,14 +111,14 @@ def main(questions: int = typer.Option(10, help="Questions answered after start-
     for label, r in stages:
         rows.append([label, r["VmRSS"], r["VmRSS"] - prev if prev else "", r["RssAnon"], r["RssFile"]])
         prev = r["VmRSS"]
-    table("Resident memory by stage (MB)",
-          ["stage", "RSS", "added", "anonymous", "file-backed"], rows)
+    table("Resident memory by stage (MB)", ["stage", "RSS", "added", "anonymous", "file-backed"], rows)
     ready = next(r for label, r in stages if "ready" in label)
-    console.print(f"ready: {ready['VmRSS']:.0f} MB = {ratio(ready['VmRSS'], base)} the bare interpreter; "
-                  f"peak {stages[-1][1]['VmHWM']:.0f} MB")
+    console.print(
+        f"ready: {ready['VmRSS']:.0f} MB = {ratio(ready['VmRSS'], base)} the bare interpreter; "
+        f"peak {stages[-1][1]['VmHWM']:.0f} MB"
+    )
     table("Largest resident mappings at the end (MB)", ["mapping", "RSS"], [[escape(n), v] for n, v in top])
-    save("memory", {"llm_mmap": llm_mmap, "stages": [{"stage": k, **v} for k, v in stages],
-                    "mappings": dict(top)}, out)
+    save("memory", {"llm_mmap": llm_mmap, "stages": [{"stage": k, **v} for k, v in stages], "mappings": dict(top)}, out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ against exact search (baseline: exact inner product over the same vectors,
 timed too). Targets: p50 < 10 ms at 10k and < 50 ms at 100k excluding
 embedding; recall >= 0.95 where FAISS is approximate.
 """
+
 from __future__ import annotations
 
 import random
@@ -67,7 +68,7 @@ def _grow_terms(terms: list[list[str]], base: np.ndarray) -> list[list[str]]:
     for i in range(n0, len(base)):
         t = terms[base[i]]
         j = i % max(len(t), 1)
-        grown.append(t[:j] + t[j + 1:])
+        grown.append(t[:j] + t[j + 1 :])
     return grown
 
 
@@ -81,13 +82,12 @@ def grow_index(real, terms: list[list[str]], n: int, seed: int = 0):
     n0 = len(real.chunks)
     if n <= n0:
         last = int(real.chunk_units[n - 1][1])
-        return (real.chunks[:n], real.vectors[:last].copy(), real.units[:last], real.chunk_units[:n].copy(),
-                terms[:n])
+        return (real.chunks[:n], real.vectors[:last].copy(), real.units[:last], real.chunk_units[:n].copy(), terms[:n])
     base = np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)])
     ranges = real.chunk_units[base[n0:]]
     lengths = ranges[:, 1] - ranges[:, 0]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    src = np.repeat(ranges[:, 0] - starts, lengths) + np.arange(lengths.sum())     # base units, in order
+    src = np.repeat(ranges[:, 0] - starts, lengths) + np.arange(lengths.sum())  # base units, in order
     n_real = len(real.vectors)
     vectors = np.empty((n_real + len(src), real.vectors.shape[1]), np.float32)
     vectors[:n_real] = real.vectors
@@ -116,7 +116,6 @@ def run(corpus: Path, sizes: list[int], n_queries: int, work: Path, flat_max: in
     from rag.indexing import build_index
     from rag.lexical import BM25Index, analyze
     from rag.retrieval import Retriever
-    from rag.schema import Chunk
     from rag.settings import Settings
     from rag.store import IndexStore, LoadedIndex, make_faiss, searchable_text
 
@@ -131,13 +130,14 @@ def run(corpus: Path, sizes: list[int], n_queries: int, work: Path, flat_max: in
     if questions_file.exists():
         questions = [q.question for q in sample(load_questions(questions_file), n_queries, seed=0)]
     else:
-        questions = [c.text.split(".")[0] for c in random.Random(0).sample(real.chunks, min(n_queries,
-                                                                                            len(real.chunks)))]
+        questions = [
+            c.text.split(".")[0] for c in random.Random(0).sample(real.chunks, min(n_queries, len(real.chunks)))
+        ]
     qvecs = embedder.queries(questions)
     rows = []
     for n in sizes:
         console.print(f"[dim]{n:,} chunks: growing the corpus ...[/]")
-        chunks, vectors, units, chunk_units, terms = grow_index(real, real_terms, n)   # texts are not copied
+        chunks, vectors, units, chunk_units, terms = grow_index(real, real_terms, n)  # texts are not copied
         t = time.perf_counter()
         dense = make_faiss(vectors)
         faiss_build = time.perf_counter() - t
@@ -152,46 +152,91 @@ def run(corpus: Path, sizes: list[int], n_queries: int, work: Path, flat_max: in
 
         # warm caches once, then time each query
         retriever.search(questions[0], query_vector=qvecs[0])
-        hybrid = measure(lambda q, v: retriever.search(q, query_vector=v), list(zip(questions, qvecs)))
-        with_embed = measure(lambda q: retriever.search(q), [(q,) for q in questions])
-        dense_t = measure(lambda v: dense.search(v[None, :], depth), [(v,) for v in qvecs])
-        bm25_t = measure(lambda q: bm25.scores(q), [(q,) for q in questions])
-        exact_t = measure(lambda v: faiss.knn(v[None, :], vectors, depth, faiss.METRIC_INNER_PRODUCT),
-                          [(v,) for v in qvecs])
+        # defaults bind this size's objects: the loop ends with `del`, so late-binding closures would name nothing
+        hybrid = measure(lambda q, v, r=retriever: r.search(q, query_vector=v), list(zip(questions, qvecs)))
+        with_embed = measure(lambda q, r=retriever: r.search(q), [(q,) for q in questions])
+        dense_t = measure(lambda v, d=dense, k=depth: d.search(v[None, :], k), [(v,) for v in qvecs])
+        bm25_t = measure(lambda q, b=bm25: b.scores(q), [(q,) for q in questions])
+        exact_t = measure(
+            lambda v, x=vectors, k=depth: faiss.knn(v[None, :], x, k, faiss.METRIC_INNER_PRODUCT), [(v,) for v in qvecs]
+        )
         # recall@10 of the chosen FAISS index against exact search on the same vectors
         _, truth = faiss.knn(qvecs, vectors, 10, faiss.METRIC_INNER_PRODUCT)
         _, got = dense.search(qvecs, 10)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)]))
-        rows.append({
-            "chunks": n, "units": len(vectors), "faiss": kind, "faiss_build_s": faiss_build, "bm25_build_s": bm25_build,
-            "hybrid_p50_ms": percentile(hybrid, 50), "hybrid_p95_ms": percentile(hybrid, 95),
-            "with_embedding_p50_ms": percentile(with_embed, 50), "with_embedding_p95_ms": percentile(with_embed, 95),
-            "dense_p50_ms": percentile(dense_t, 50), "exact_dense_p50_ms": percentile(exact_t, 50),
-            "bm25_p50_ms": percentile(bm25_t, 50), "recall@10_vs_exact": recall,
-            "peak_rss_mb": peak_rss_mb(), "queries": len(questions),
-        })
+        rows.append(
+            {
+                "chunks": n,
+                "units": len(vectors),
+                "faiss": kind,
+                "faiss_build_s": faiss_build,
+                "bm25_build_s": bm25_build,
+                "hybrid_p50_ms": percentile(hybrid, 50),
+                "hybrid_p95_ms": percentile(hybrid, 95),
+                "with_embedding_p50_ms": percentile(with_embed, 50),
+                "with_embedding_p95_ms": percentile(with_embed, 95),
+                "dense_p50_ms": percentile(dense_t, 50),
+                "exact_dense_p50_ms": percentile(exact_t, 50),
+                "bm25_p50_ms": percentile(bm25_t, 50),
+                "recall@10_vs_exact": recall,
+                "peak_rss_mb": peak_rss_mb(),
+                "queries": len(questions),
+            }
+        )
         show(rows[-1:])
         del index, retriever, dense, bm25, vectors, chunks, units, chunk_units
     return rows
 
 
 def show(rows: list[dict]) -> None:
-    table("search latency (ms) by index size", [
-        "chunks", "sentence vectors", "FAISS index", "hybrid p50", "hybrid p95", "+embed p50", "+embed p95", "dense p50",
-        "exact p50 (baseline)", "dense/exact", "BM25 p50", "recall@10 vs exact", "FAISS build s"], [
-        [r["chunks"], r["units"], r["faiss"], r["hybrid_p50_ms"], r["hybrid_p95_ms"], r["with_embedding_p50_ms"],
-         r["with_embedding_p95_ms"], r["dense_p50_ms"], r["exact_dense_p50_ms"],
-         ratio(r["dense_p50_ms"], r["exact_dense_p50_ms"]), r["bm25_p50_ms"], r["recall@10_vs_exact"],
-         r["faiss_build_s"]] for r in rows])
+    table(
+        "search latency (ms) by index size",
+        [
+            "chunks",
+            "sentence vectors",
+            "FAISS index",
+            "hybrid p50",
+            "hybrid p95",
+            "+embed p50",
+            "+embed p95",
+            "dense p50",
+            "exact p50 (baseline)",
+            "dense/exact",
+            "BM25 p50",
+            "recall@10 vs exact",
+            "FAISS build s",
+        ],
+        [
+            [
+                r["chunks"],
+                r["units"],
+                r["faiss"],
+                r["hybrid_p50_ms"],
+                r["hybrid_p95_ms"],
+                r["with_embedding_p50_ms"],
+                r["with_embedding_p95_ms"],
+                r["dense_p50_ms"],
+                r["exact_dense_p50_ms"],
+                ratio(r["dense_p50_ms"], r["exact_dense_p50_ms"]),
+                r["bm25_p50_ms"],
+                r["recall@10_vs_exact"],
+                r["faiss_build_s"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @app.command()
-def main(corpus: Path = typer.Option(PIAF / "docs", help="Folder of real documents to grow from"),
-         sizes: str = typer.Option("1000,10000,100000", help="Comma-separated index sizes (chunks; ~6 sentence "
-                                                             "vectors each: 1M chunks need ~9 GB)"),
-         queries: int = typer.Option(200, help="Real questions timed per size"),
-         flat_max: int = typer.Option(None, help="Override rag.store.FLAT_MAX (exact search up to this size)"),
-         out: Path = typer.Option(None, help="Folder for the JSON results")):
+def main(
+    corpus: Path = typer.Option(PIAF / "docs", help="Folder of real documents to grow from"),
+    sizes: str = typer.Option(
+        "1000,10000,100000", help="Comma-separated index sizes (chunks; ~6 sentence vectors each: 1M chunks need ~9 GB)"
+    ),
+    queries: int = typer.Option(200, help="Real questions timed per size"),
+    flat_max: int = typer.Option(None, help="Override rag.store.FLAT_MAX (exact search up to this size)"),
+    out: Path = typer.Option(None, help="Folder for the JSON results"),
+):
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         rows = run(corpus, [int(x) for x in sizes.split(",")], queries, Path(tmp), flat_max)
     if len(rows) > 1:

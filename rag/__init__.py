@@ -9,11 +9,12 @@
 Every function takes `index_dir=` (default: `index/` in the working directory,
 or the environment variable RAG_INDEX_DIR). Models are loaded once per process.
 """
+
 from __future__ import annotations
 
 import os
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -25,8 +26,22 @@ from .retrieval import Filters  # noqa: E402
 from .schema import Answer, Chunk, Citation, Document, Hit  # noqa: E402
 from .settings import Settings  # noqa: E402
 
-__all__ = ["answer", "answer_stream", "search", "build_index", "index_status", "Answer", "Citation", "Hit",
-           "Chunk", "Document", "Filters", "Settings", "BuildReport", "RagError"]
+__all__ = [
+    "answer",
+    "answer_stream",
+    "search",
+    "build_index",
+    "index_status",
+    "Answer",
+    "Citation",
+    "Hit",
+    "Chunk",
+    "Document",
+    "Filters",
+    "Settings",
+    "BuildReport",
+    "RagError",
+]
 
 _lock = threading.Lock()
 _embedders: dict = {}
@@ -72,8 +87,9 @@ def _assistant(settings: Settings):
     return assistant
 
 
-def answer(question: str, *, index_dir=None, k: int | None = None, history=None,
-           filters: Filters | None = None, **settings) -> Answer:
+def answer(
+    question: str, *, index_dir=None, k: int | None = None, history=None, filters: Filters | None = None, **settings
+) -> Answer:
     """Answer a question from the indexed briefings, with checked citations.
 
     >>> a = answer("who proposed the 30-day truce?")     # doctest: +SKIP
@@ -83,8 +99,9 @@ def answer(question: str, *, index_dir=None, k: int | None = None, history=None,
     return _assistant(_settings(index_dir, settings)).answer(question, k=k, history=history, filters=filters)
 
 
-def answer_stream(question: str, *, index_dir=None, k: int | None = None, history=None,
-                  filters: Filters | None = None, **settings) -> Iterator:
+def answer_stream(
+    question: str, *, index_dir=None, k: int | None = None, history=None, filters: Filters | None = None, **settings
+) -> Iterator:
     """Stream an answer: `StreamEvent`s with text deltas, then one with the final `Answer`.
 
     >>> for ev in answer_stream("Qui a proposé la trêve ?"):    # doctest: +SKIP
@@ -93,8 +110,16 @@ def answer_stream(question: str, *, index_dir=None, k: int | None = None, histor
     return _assistant(_settings(index_dir, settings)).stream(question, k=k, history=history, filters=filters)
 
 
-def search(query: str, k: int = 5, *, index_dir=None, mode: str = "hybrid",
-           filters: Filters | None = None, dates=None, **settings) -> list[Hit]:
+def search(
+    query: str,
+    k: int = 5,
+    *,
+    index_dir=None,
+    mode: str = "hybrid",
+    filters: Filters | None = None,
+    dates=None,
+    **settings,
+) -> list[Hit]:
     """Hybrid search: the k best passages, best first; `dates` (rag.dates.parse_period(query)) favours a period.
 
     >>> search("Weimar+", k=5)[0].text                   # doctest: +SKIP
@@ -131,9 +156,16 @@ def index_status(*, index_dir=None) -> dict:
 
     s = _settings(index_dir, {})
     m = IndexStore(s.index_dir).manifest()
-    return {"index_dir": os.path.abspath(s.index_dir), "source": m.get("source"), "built_at": m.get("built_at"),
-            "documents": m.get("counts", {}).get("documents"), "chunks": m.get("counts", {}).get("chunks"),
-            "embedder": m.get("embedder", {}).get("name"), "chunking": m.get("chunking"),
-            "skipped": m.get("skipped", []), "boilerplate_lines": m.get("counts", {}).get("boilerplate_lines", 0),
-            # per-file line fingerprints are the build's business, not the reader's
-            "files": {k: {f: v for f, v in d.items() if f != "lines"} for k, d in m.get("documents", {}).items()}}
+    return {
+        "index_dir": os.path.abspath(s.index_dir),
+        "source": m.get("source"),
+        "built_at": m.get("built_at"),
+        "documents": m.get("counts", {}).get("documents"),
+        "chunks": m.get("counts", {}).get("chunks"),
+        "embedder": m.get("embedder", {}).get("name"),
+        "chunking": m.get("chunking"),
+        "skipped": m.get("skipped", []),
+        "boilerplate_lines": m.get("counts", {}).get("boilerplate_lines", 0),
+        # per-file line fingerprints are the build's business, not the reader's
+        "files": {k: {f: v for f, v in d.items() if f != "lines"} for k, d in m.get("documents", {}).items()},
+    }

@@ -11,22 +11,42 @@ against that sentence (rag/grounding.py).
 >>> a.text, a.found, [c.n for c in a.citations]                     # doctest: +SKIP
 ('Donald Trump proposed the 30-day truce [1].', True, [1])
 """
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
-
+from typing import Any
 
 from .dates import parse_period, without_phrase
 from .embedding import Embedder
 from .errors import InvalidQuestion
-from .grounding import (adds_nothing, asks_for_number, evidence_gate, has_number, keyword_support, looks_not_found,
-                        question_terms_held, same_language, strip_meta_talk, unsupported, with_markers)
+from .grounding import (
+    adds_nothing,
+    asks_for_number,
+    evidence_gate,
+    has_number,
+    keyword_support,
+    looks_not_found,
+    question_terms_held,
+    same_language,
+    strip_meta_talk,
+    unsupported,
+    with_markers,
+)
 from .llm import LLM
-from .prompting import (ANSWER, ANSWERABLE, EVIDENCE, NOT_FOUND, Sentence, build_messages, detect_language,
-                        select_sentences)
+from .prompting import (
+    ANSWER,
+    ANSWERABLE,
+    EVIDENCE,
+    NOT_FOUND,
+    Sentence,
+    build_messages,
+    detect_language,
+    select_sentences,
+)
 from .retrieval import Filters, Retriever
 from .schema import Answer, Citation, Hit
 from .settings import Settings
@@ -35,7 +55,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MARKERS = re.compile(r"\[[\d,\s]+\]")
 _FOLLOW_UP = re.compile(
     r"\b(il|elle|ils|elles|lui|leur|leurs|celle|celui|ceux|cela|ça|ce dernier|cette dernière|y|en|"
-    r"it|its|they|them|their|he|she|him|her|this|that|those|these)\b|\b[lL]['’]", re.I)
+    r"it|its|they|them|their|he|she|him|her|this|that|those|these)\b|\b[lL]['’]",
+    re.I,
+)
 
 
 @dataclass
@@ -62,8 +84,7 @@ def clean_question(question: str, max_chars: int) -> str:
     if not re.search(r"\w", q):
         raise InvalidQuestion("empty question: type a question about the briefings")
     if len(q) > max_chars:
-        raise InvalidQuestion(f"question too long ({len(q)} characters, at most {max_chars}): "
-                              "ask something shorter")
+        raise InvalidQuestion(f"question too long ({len(q)} characters, at most {max_chars}): ask something shorter")
     return q
 
 
@@ -98,7 +119,7 @@ def _text_of(content) -> str:
 class Assistant:
     """Holds the loaded models and index; answers questions. Thread-safe; one generation at a time."""
 
-    today = None          # the day dates in questions are relative to; None = the real today (tests fix it)
+    today = None  # the day dates in questions are relative to; None = the real today (tests fix it)
 
     def __init__(self, settings: Settings, retriever: Retriever, llm: LLM):
         self.settings = settings
@@ -106,8 +127,9 @@ class Assistant:
         self.llm = llm
 
     @classmethod
-    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
-             llm: LLM | None = None) -> "Assistant":
+    def load(
+        cls, settings: Settings | None = None, embedder: Embedder | None = None, llm: LLM | None = None
+    ) -> Assistant:
         settings = settings or Settings.from_env()
         retriever = Retriever.load(settings, embedder)
         return cls(settings, retriever, llm or LLM.load(settings))
@@ -116,8 +138,8 @@ class Assistant:
         """Load the embedder's weights and put the constant system prompt in llama.cpp's cache,
         so the first question pays neither."""
         self.retriever.embedder.queries(["warm up"])
-        parse_period("warm up")                    # dateparser loads its languages (~1 s) on first use
-        for language in ("en", "fr"):              # one cached head per question language
+        parse_period("warm up")  # dateparser loads its languages (~1 s) on first use
+        for language in ("en", "fr"):  # one cached head per question language
             with self.llm.session(build_messages("warm up", [], [], language)) as session:
                 session.probabilities([" yes", " no"])
 
@@ -127,10 +149,13 @@ class Assistant:
         for event in self.stream(question, k=k, history=history, filters=filters):
             if event.answer is not None:
                 final = event.answer
+        if final is None:  # unreachable: every path of stream() ends with the answer
+            raise RuntimeError("the answer stream ended without an answer")
         return final
 
-    def stream(self, question: str, k: int | None = None, history=None,
-               filters: Filters | None = None) -> Iterator[StreamEvent]:
+    def stream(
+        self, question: str, k: int | None = None, history=None, filters: Filters | None = None
+    ) -> Iterator[StreamEvent]:
         s = self.settings
         t0 = time.perf_counter()
         q = clean_question(question, s.max_question_chars)
@@ -153,21 +178,33 @@ class Assistant:
         hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
         timings["retrieve"] = time.perf_counter() - t
         yield StreamEvent(status="retrieved", hits=tuple(hits))
-        gate = evidence_gate(without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage,
-                             s.min_dense_score_cross)
+        gate = evidence_gate(
+            without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross
+        )
         base = dict(question=q, language=language, query=query, hits=hits)
-        trace = {"gate": {"dense": round(gate.best_dense, 4), "coverage": round(gate.keyword_coverage, 4),
-                          "missing": list(gate.missing_terms)}}
+        trace: dict[str, Any] = {
+            "gate": {
+                "dense": round(gate.best_dense, 4),
+                "coverage": round(gate.keyword_coverage, 4),
+                "missing": list(gate.missing_terms),
+            }
+        }
         if period is not None:
-            trace["dates"] = {"from": period.start, "to": period.end, "phrase": period.phrase,
-                              "newest": period.newest, "applied": "favour" if s.date_weight else "ignored",
-                              "shown": period.describe(), "in_range": sum(period.contains(h.date) for h in hits)}
+            trace["dates"] = {
+                "from": period.start,
+                "to": period.end,
+                "phrase": period.phrase,
+                "newest": period.newest,
+                "applied": "favour" if s.date_weight else "ignored",
+                "shown": period.describe(),
+                "in_range": sum(period.contains(h.date) for h in hits),
+            }
             if period.start and not trace["dates"]["in_range"]:
                 trace["dates"]["shown"] += " (no passage of that period matched: answered from all)"
         if not gate.found:
             yield from _refused("gate", base, trace, timings, t0)
             return
-        yield StreamEvent(status="reading")           # passages found: the LLM reads them
+        yield StreamEvent(status="reading")  # passages found: the LLM reads them
         yield from self._generate(q, query, hits, qvec, base, timings, t0, trace)
 
     def answer_from(self, question: str, hits) -> Answer:
@@ -178,6 +215,8 @@ class Assistant:
         final = None
         for event in self._generate(q, q, list(hits), qvec, base, {}, time.perf_counter()):
             final = event.answer or final
+        if final is None:  # unreachable: every path of _generate() ends with the answer
+            raise RuntimeError("the answer stream ended without an answer")
         return final
 
     def _generate(self, q, query, hits, qvec, base, timings, t0, trace=None) -> Iterator[StreamEvent]:
@@ -190,7 +229,7 @@ class Assistant:
         sentences = select_sentences(qvec, hits, self.retriever.embedder.passages, s.prompt_chars)
         messages = build_messages(shown_question, hits, sentences, language)
         while self.llm.count_tokens(self.llm.format(messages)) + s.max_tokens + 32 > s.n_ctx and len(hits) > 1:
-            hits = hits[:-1]                                  # too many passages for the context: drop the last
+            hits = hits[:-1]  # too many passages for the context: drop the last
             sentences = [x for x in sentences if x.hit < len(hits)]
             messages = build_messages(shown_question, hits, sentences, language)
         base = {**base, "hits": hits}
@@ -229,19 +268,21 @@ class Assistant:
         answer.timings = timings
         yield StreamEvent(answer=answer)
 
-    def _verify(self, raw: str, evidence: list[Sentence], sentences: list[Sentence], query: str, base: dict,
-                trace: dict) -> Answer:
+    def _verify(
+        self, raw: str, evidence: list[Sentence], sentences: list[Sentence], query: str, base: dict, trace: dict
+    ) -> Answer:
         """Extractive verification: the answer's numbers and names must be in its evidence sentence."""
         language, hits = base["language"], base["hits"]
 
         def refuse(stage: str) -> Answer:
-            return Answer(text=NOT_FOUND[language], found=False, raw_text=raw,
-                          trace={**trace, "refused_by": stage}, **base)
+            return Answer(
+                text=NOT_FOUND[language], found=False, raw_text=raw, trace={**trace, "refused_by": stage}, **base
+            )
 
         text = strip_meta_talk(raw)
         if not sentences or looks_not_found(text):
             return refuse("check")
-        if not evidence:                   # no valid number given: the sentence that best supports the answer
+        if not evidence:  # no valid number given: the sentence that best supports the answer
             evidence = [max(sentences, key=lambda x: keyword_support(text or query, x.text))]
             trace["evidence_from"] = "support"
         if not re.search(r"[^\W\d_]", text) or adds_nothing(text, query):
@@ -260,7 +301,7 @@ class Assistant:
             if better:
                 evidence, trace["evidence_from"] = [better[0]], "verification"
             elif numbers:
-                return refuse("verification")          # a number the briefings do not give
+                return refuse("verification")  # a number the briefings do not give
             else:
                 text, trace["fallback"] = quote(evidence[0].text, language), "names"
         elif trace.get("fallback") is None:
@@ -268,24 +309,45 @@ class Assistant:
             # (a ceasefire, not the 30-day one): of the sentences that support the answer, cite
             # the one that also holds most of the question's own names and numbers.
             held = question_terms_held(query, evidence[0].text)
-            better = max((x for x in sentences if not any(unsupported(text, x.text, query, same))),
-                         key=lambda x: question_terms_held(query, x.text), default=None)
-            if better is not None and question_terms_held(query, better.text) > held:
-                evidence, trace["evidence_from"] = [better], "question terms"
+            closest = max(
+                (x for x in sentences if not any(unsupported(text, x.text, query, same))),
+                key=lambda x: question_terms_held(query, x.text),
+                default=None,
+            )
+            if closest is not None and question_terms_held(query, closest.text) > held:
+                evidence, trace["evidence_from"] = [closest], "question terms"
         order: dict[int, int] = {}
         for x in evidence:
             order.setdefault(x.hit, len(order) + 1)
-        citations = []
+        citations: list[Citation] = []
         for x in evidence:
             n = order[x.hit]
             if any(c.n == n for c in citations):
                 continue
             h = hits[x.hit]
-            citations.append(Citation(n=n, doc=h.doc, title=h.title, start=h.start, end=h.end, text=h.text,
-                                      date=h.date, quote_start=x.start, quote_end=x.end,
-                                      page=h.page_at(x.start), also_in=h.also_in))
-        return Answer(text=with_markers(text, sorted(order.values())), found=True, citations=citations,
-                      raw_text=raw, trace=trace, **base)
+            citations.append(
+                Citation(
+                    n=n,
+                    doc=h.doc,
+                    title=h.title,
+                    start=h.start,
+                    end=h.end,
+                    text=h.text,
+                    date=h.date,
+                    quote_start=x.start,
+                    quote_end=x.end,
+                    page=h.page_at(x.start),
+                    also_in=h.also_in,
+                )
+            )
+        return Answer(
+            text=with_markers(text, sorted(order.values())),
+            found=True,
+            citations=citations,
+            raw_text=raw,
+            trace=trace,
+            **base,
+        )
 
     @staticmethod
     def _needs_rewrite(question: str) -> bool:
@@ -295,9 +357,12 @@ class Assistant:
         """Turn a follow-up into a stand-alone search query using the last turns."""
         convo = "\n".join(f"User: {u}\nAssistant: {_MARKERS.sub('', a)[:400]}" for u, a in pairs[-3:])
         messages = [
-            {"role": "system", "content": "Rewrite the user's follow-up question as one stand-alone question "
-             "that can be understood without the conversation (replace pronouns with the names they refer to). "
-             "Keep the language of the follow-up. Output only the rewritten question."},
+            {
+                "role": "system",
+                "content": "Rewrite the user's follow-up question as one stand-alone question "
+                "that can be understood without the conversation (replace pronouns with the names they refer to). "
+                "Keep the language of the follow-up. Output only the rewritten question.",
+            },
             {"role": "user", "content": f"Conversation:\n{convo}\n\nFollow-up: {question}\nStand-alone question:"},
         ]
         out = self.llm.complete(messages, max_tokens=60).strip().splitlines()
@@ -305,14 +370,14 @@ class Assistant:
         return rewritten if re.search(r"\w", rewritten) and len(rewritten) < 400 else question
 
 
-
 def _refused(stage: str, base: dict, trace: dict, timings: dict, t0: float) -> Iterator[StreamEvent]:
     """The "not found" answer when `stage` (gate, answerability) stops before any generation."""
     timings["first_token"] = timings["total"] = time.perf_counter() - t0
     text = NOT_FOUND[base["language"]]
     yield StreamEvent(delta=text)
-    yield StreamEvent(answer=Answer(text=text, found=False, timings=timings, trace={**trace, "refused_by": stage},
-                                    **base))
+    yield StreamEvent(
+        answer=Answer(text=text, found=False, timings=timings, trace={**trace, "refused_by": stage}, **base)
+    )
 
 
 def quote(sentence: str, language: str) -> str:

@@ -11,6 +11,7 @@ repeat `overlap` sentences from the previous chunk; they never cross documents.
 >>> [text[s:e] for s, e in split_sentences(text)]
 ['M. Macron a parlé.', 'Le président Trump a répondu.']
 """
+
 from __future__ import annotations
 
 import re
@@ -20,21 +21,91 @@ from .schema import Chunk, Document
 # Words after which a period does not end a sentence (compared lower-cased, without the period).
 ABBREVIATIONS = {
     # French
-    "m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "pr", "me", "mgr", "st", "ste", "av", "apr", "j.-c",
-    "cf", "p", "pp", "vol", "chap", "art", "al", "env", "etc", "ex", "fig", "n", "no", "nº", "tél", "hab",
-    "min", "max", "approx", "sq", "éd", "coll", "dir", "resp", "gén", "col", "cdt", "lt", "sgt",
+    "m",
+    "mm",
+    "mme",
+    "mmes",
+    "mlle",
+    "mlles",
+    "dr",
+    "pr",
+    "me",
+    "mgr",
+    "st",
+    "ste",
+    "av",
+    "apr",
+    "j.-c",
+    "cf",
+    "p",
+    "pp",
+    "vol",
+    "chap",
+    "art",
+    "al",
+    "env",
+    "etc",
+    "ex",
+    "fig",
+    "n",
+    "no",
+    "nº",
+    "tél",
+    "hab",
+    "min",
+    "max",
+    "approx",
+    "sq",
+    "éd",
+    "coll",
+    "dir",
+    "resp",
+    "gén",
+    "col",
+    "cdt",
+    "lt",
+    "sgt",
     # English
-    "mr", "mrs", "ms", "prof", "sr", "jr", "vs", "e.g", "i.e", "u.s", "u.k", "u.n", "inc", "ltd", "co",
-    "corp", "gov", "gen", "sen", "rep", "jan", "feb", "mar", "aug", "sept", "oct", "nov", "dec", "approx",
+    "mr",
+    "mrs",
+    "ms",
+    "prof",
+    "sr",
+    "jr",
+    "vs",
+    "e.g",
+    "i.e",
+    "u.s",
+    "u.k",
+    "u.n",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "gov",
+    "gen",
+    "sen",
+    "rep",
+    "jan",
+    "feb",
+    "mar",
+    "aug",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 }
 # Abbreviations that may also end a sentence when followed by a capital ("..., etc. Le ...").
 _TERMINAL_OK = {"etc", "al"}
 
-_END = re.compile(r"""
+_END = re.compile(
+    r"""
     (?P<punct>[.!?…]+|\.\.\.)          # terminal punctuation
     (?P<close>(?:[ \u00a0\u202f]*»|["»”’)\]])*)  # closing quotes or brackets ("fini. »" too)
     (?P<space>\s*)                     # maybe no space at all (glued sentences)
-""", re.X)
+""",
+    re.X,
+)
 _WORD_BEFORE = re.compile(r"([\w.\-’'º°]+)$")
 _STARTER = re.compile(r"[\"«“(\[]?\s*[A-ZÀ-ÖØ-Þ0-9]")
 
@@ -66,7 +137,7 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
         after = m.end()
         if after >= end:
             continue
-        nxt = text[after:after + 3]
+        nxt = text[after : after + 3]
         if not _STARTER.match(nxt):
             continue
         glued = m.group("space") == ""
@@ -80,7 +151,7 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
                     continue
             elif low in ABBREVIATIONS and low not in _TERMINAL_OK:
                 continue
-            elif len(word) == 1 and word.isupper():   # initials: "J. Biden"
+            elif len(word) == 1 and word.isupper():  # initials: "J. Biden"
                 continue
             elif low in _TERMINAL_OK and not re.match(r"[A-ZÀ-Þ]", nxt):
                 continue
@@ -123,8 +194,9 @@ def sentence_units(text: str, max_words: int = 160) -> list[tuple[int, int]]:
     return units
 
 
-def chunk_units(doc: Document, words: int = 100, max_words: int = 160, overlap: int = 1
-                ) -> tuple[list[tuple[int, int]], list[Chunk], list[tuple[int, int]]]:
+def chunk_units(
+    doc: Document, words: int = 100, max_words: int = 160, overlap: int = 1
+) -> tuple[list[tuple[int, int]], list[Chunk], list[tuple[int, int]]]:
     """Sentence units of `doc`, its chunks, and each chunk's range of units (first, stop).
 
     >>> from rag.schema import Document
@@ -139,7 +211,7 @@ def chunk_units(doc: Document, words: int = 100, max_words: int = 160, overlap: 
     if not sents:
         return [], [], []
     nwords = [len(text[s:e].split()) for s, e in sents]
-    para_start = [i == 0 or "\n\n" in text[sents[i - 1][1]:sents[i][0]] for i in range(len(sents))]
+    para_start = [i == 0 or "\n\n" in text[sents[i - 1][1] : sents[i][0]] for i in range(len(sents))]
 
     ranges: list[tuple[int, int]] = []
     i = 0
@@ -164,18 +236,32 @@ def chunk_units(doc: Document, words: int = 100, max_words: int = 160, overlap: 
         # Only as much overlap as still lets the next chunk take in sentence j (else it
         # would be the overlap alone, a duplicate inside this chunk).
         back = min(overlap, j - i - 1)
-        while back > 0 and (any(para_start[j - back + 1:j + 1]) or sum(nwords[j - back:j]) >= words
-                            or sum(nwords[j - back:j + 1]) > max_words or sents[j][1] - sents[j - back][0] > max_chars):
+        while back > 0 and (
+            any(para_start[j - back + 1 : j + 1])
+            or sum(nwords[j - back : j]) >= words
+            or sum(nwords[j - back : j + 1]) > max_words
+            or sents[j][1] - sents[j - back][0] > max_chars
+        ):
             back -= 1
         i = j - back
     # A last chunk of a few words is folded into the previous one when it stays within bounds.
-    if len(ranges) >= 2 and sum(nwords[ranges[-1][0]:ranges[-1][1]]) < words // 4:
+    if len(ranges) >= 2 and sum(nwords[ranges[-1][0] : ranges[-1][1]]) < words // 4:
         (a, _), (_, b) = ranges[-2], ranges[-1]
-        if len(text[sents[a][0]:sents[b - 1][1]].split()) <= min(words * 1.6, max_words):
+        if len(text[sents[a][0] : sents[b - 1][1]].split()) <= min(words * 1.6, max_words):
             ranges = ranges[:-2] + [(a, b)]
-    chunks = [Chunk(doc=doc.path, start=sents[a][0], end=sents[b - 1][1], text=text[sents[a][0]:sents[b - 1][1]],
-                    title=doc.title, date=doc.date, page=doc.page_at(sents[a][0]),
-                    page_breaks=doc.page_breaks(sents[a][0], sents[b - 1][1])) for a, b in ranges]
+    chunks = [
+        Chunk(
+            doc=doc.path,
+            start=sents[a][0],
+            end=sents[b - 1][1],
+            text=text[sents[a][0] : sents[b - 1][1]],
+            title=doc.title,
+            date=doc.date,
+            page=doc.page_at(sents[a][0]),
+            page_breaks=doc.page_breaks(sents[a][0], sents[b - 1][1]),
+        )
+        for a, b in ranges
+    ]
     return sents, chunks, ranges
 
 

@@ -27,6 +27,7 @@ exact text the chunk offsets point into.
 >>> drop_lines(docs[0], bp).text
 'Note 0 sur la trêve.'
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,31 +62,153 @@ class DocumentChanged(RagError):
 _WORD = re.compile(r"[\w’'-]+")
 # Share bars and navigation: lines made only of these words (and symbols), with one trigger.
 _BAR_TRIGGERS = {
-    "partager", "partagez", "partage", "share", "tweet", "tweeter", "imprimer", "print", "facebook", "twitter",
-    "linkedin", "whatsapp", "instagram", "youtube", "tiktok", "telegram", "bluesky", "threads", "mastodon",
-    "e-mail", "email", "mail", "courriel", "accueil", "home", "menu", "rechercher", "search", "connexion",
-    "login", "mentions", "cgu", "cgv", "sitemap", "rss",
+    "partager",
+    "partagez",
+    "partage",
+    "share",
+    "tweet",
+    "tweeter",
+    "imprimer",
+    "print",
+    "facebook",
+    "twitter",
+    "linkedin",
+    "whatsapp",
+    "instagram",
+    "youtube",
+    "tiktok",
+    "telegram",
+    "bluesky",
+    "threads",
+    "mastodon",
+    "e-mail",
+    "email",
+    "mail",
+    "courriel",
+    "accueil",
+    "home",
+    "menu",
+    "rechercher",
+    "search",
+    "connexion",
+    "login",
+    "mentions",
+    "cgu",
+    "cgv",
+    "sitemap",
+    "rss",
 }
 _BAR_FILLER = {
-    "sur", "on", "par", "by", "via", "le", "la", "les", "l'", "l’", "ce", "cet", "cette", "this", "the", "article",
-    "story", "page", "post", "lien", "link", "copier", "copy", "envoyer", "send", "x", "et", "and", "ou", "or",
-    "à", "a", "un", "ami", "friend", "retour", "back", "en", "haut", "to", "top", "de", "du", "site", "plan",
-    "légales", "legales", "contact", "nous", "contacter", "us", "se", "connecter", "log", "in", "sign",
-    "confidentialité", "privacy", "policy", "politique", "cookies", "s'abonner", "abonnement", "newsletter",
-    "l'article", "l’article", "version", "imprimable", "printable", "commenter", "comment", "comments",
-    "commentaires", "réagir", "messenger", "pinterest", "reddit", "flipboard",
+    "sur",
+    "on",
+    "par",
+    "by",
+    "via",
+    "le",
+    "la",
+    "les",
+    "l'",
+    "l’",
+    "ce",
+    "cet",
+    "cette",
+    "this",
+    "the",
+    "article",
+    "story",
+    "page",
+    "post",
+    "lien",
+    "link",
+    "copier",
+    "copy",
+    "envoyer",
+    "send",
+    "x",
+    "et",
+    "and",
+    "ou",
+    "or",
+    "à",
+    "a",
+    "un",
+    "ami",
+    "friend",
+    "retour",
+    "back",
+    "en",
+    "haut",
+    "to",
+    "top",
+    "de",
+    "du",
+    "site",
+    "plan",
+    "légales",
+    "legales",
+    "contact",
+    "nous",
+    "contacter",
+    "us",
+    "se",
+    "connecter",
+    "log",
+    "in",
+    "sign",
+    "confidentialité",
+    "privacy",
+    "policy",
+    "politique",
+    "cookies",
+    "s'abonner",
+    "abonnement",
+    "newsletter",
+    "l'article",
+    "l’article",
+    "version",
+    "imprimable",
+    "printable",
+    "commenter",
+    "comment",
+    "comments",
+    "commentaires",
+    "réagir",
+    "messenger",
+    "pinterest",
+    "reddit",
+    "flipboard",
 }
 _KNOWN = [  # (pattern on the normalised line, most words the line may have)
     (re.compile(r"(suivez[- ]nous|retrouvez[- ]nous|follow us|rejoignez[- ]nous)\b"), 12),
-    (re.compile(r"(abonnez[- ]vous|inscrivez[- ]vous|subscribe|sign up|s'abonner|s’abonner|"
-                r"(recevez|recevoir) (notre|la|nos|gratuitement))\b"), 15),
+    (
+        re.compile(
+            r"(abonnez[- ]vous|inscrivez[- ]vous|subscribe|sign up|s'abonner|s’abonner|"
+            r"(recevez|recevoir) (notre|la|nos|gratuitement))\b"
+        ),
+        15,
+    ),
     (re.compile(r"((notre|la|our|the) )?newsletters?\b"), 4),
-    (re.compile(r"(à |a )?(lire|voir) (aussi|également|egalement|la suite)\b|(read|see) (more|also|next)\b|"
-                r"related (articles|stories)\b|sur le même sujet\b|dans la même rubrique\b"), 25),
+    (
+        re.compile(
+            r"(à |a )?(lire|voir) (aussi|également|egalement|la suite)\b|(read|see) (more|also|next)\b|"
+            r"related (articles|stories)\b|sur le même sujet\b|dans la même rubrique\b"
+        ),
+        25,
+    ),
     (re.compile(r"(©|\(c\)|copyright\b)|.*\b(tous droits réservés|all rights reserved)\b"), 15),
-    (re.compile(r".*\bcookies?\b.*\b(accept|consent|navigation|paramétr|parametr|refuse|traceurs|"
-                r"politique de confidentialité|privacy|préférences|preferences)"), 60),
-    (re.compile(r"(retour en haut|haut de page|back to top|plan du site|aller au contenu|skip to (main )?content)\b"), 8),
+    (
+        re.compile(
+            r".*\bcookies?\b.*\b(accept|consent|navigation|paramétr|parametr|refuse|traceurs|"
+            r"politique de confidentialité|privacy|préférences|preferences)"
+        ),
+        60,
+    ),
+    (
+        re.compile(
+            r"(retour en haut|haut de page|back to top|plan du site|aller au contenu|skip to (main )?content)\b"
+        ),
+        8,
+    ),
     (re.compile(r"(publicité|advertisement|advertising|sponsorisé|sponsored)\s*$"), 3),
 ]
 
@@ -156,8 +279,9 @@ class Boilerplate:
         return f"{RULES_VERSION}:" + hashlib.blake2b(json.dumps(marks).encode(), digest_size=12).hexdigest()
 
 
-def find_boilerplate(files: Mapping[str, Sequence[str]], min_files: int = MIN_FILES,
-                     min_share: float = MIN_SHARE) -> Boilerplate:
+def find_boilerplate(
+    files: Mapping[str, Sequence[str]], min_files: int = MIN_FILES, min_share: float = MIN_SHARE
+) -> Boilerplate:
     """The repeated lines of a folder, from each file's `line_hashes`.
 
     >>> find_boilerplate({"a": ["x", "y"], "b": ["x"], "c": ["x", "z"]}).groups
@@ -169,8 +293,11 @@ def find_boilerplate(files: Mapping[str, Sequence[str]], min_files: int = MIN_FI
         for h in set(hashes):
             holders.setdefault(h, []).append(i)
     ids: dict[tuple[int, ...], int] = {}
-    groups = {h: ids.setdefault(tuple(sorted(owners)), len(ids))
-              for h, owners in sorted(holders.items()) if len(owners) >= need}
+    groups = {
+        h: ids.setdefault(tuple(sorted(owners)), len(ids))
+        for h, owners in sorted(holders.items())
+        if len(owners) >= need
+    }
     return Boilerplate(groups, len(files))
 
 
@@ -205,8 +332,8 @@ def dropped_spans(text: str, boilerplate: Boilerplate | None = None) -> list[Spa
         j = i
         while j + 1 < len(lines) and group[j + 1] == group[i]:
             j += 1
-        if sum(len(text[a:b].split()) for a, b in lines[i:j + 1]) < PROSE_WORDS:
-            drop[i:j + 1] = [True] * (j + 1 - i)
+        if sum(len(text[a:b].split()) for a, b in lines[i : j + 1]) < PROSE_WORDS:
+            drop[i : j + 1] = [True] * (j + 1 - i)
         else:
             # A footer or header found in exactly the files that hold the story sticks to it:
             # at the ends of copied prose, lines that do not end like a sentence are dropped.
@@ -217,9 +344,9 @@ def dropped_spans(text: str, boilerplate: Boilerplate | None = None) -> list[Spa
                 drop[last], last = True, last - 1
         i = j + 1
     if all(drop) and lines:
-        return []        # a file of nothing but boilerplate is kept as it is rather than emptied
+        return []  # a file of nothing but boilerplate is kept as it is rather than emptied
     spans: list[Span] = []
-    for k, (a, b) in enumerate(lines):
+    for k, (a, _) in enumerate(lines):
         if not drop[k]:
             continue
         if k + 1 < len(lines):

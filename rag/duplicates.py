@@ -13,6 +13,7 @@ edited keeps most of its shingles (one edited word changes at most five).
 >>> near_duplicate(a, a.upper().replace("É", "E")), near_duplicate(a, "Le Kremlin a refusé la trêve.")
 (True, False)
 """
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,7 @@ def shingles(text: str, size: int = SHINGLE) -> frozenset[int]:
     words = fold(text)
     if len(words) <= size:
         return frozenset([hash(tuple(words))]) if words else frozenset()
-    return frozenset(hash(tuple(words[i:i + size])) for i in range(len(words) - size + 1))
+    return frozenset(hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1))
 
 
 def similar(a: frozenset[int], b: frozenset[int]) -> bool:

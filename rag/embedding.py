@@ -8,6 +8,7 @@ prompts, applied here so callers never forget them.
 >>> emb.queries(["qui a proposé la trêve ?"]).shape      # doctest: +SKIP
 (1, 384)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ class Embedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> "Embedder":
+    def load(cls, settings: Settings | None = None) -> Embedder:
         """The configured model (on CPU, offline); raises ModelMissing when it is not prepared."""
         settings = settings or Settings.from_env()
         return cls(embedder_path(settings), settings.embed_batch_size, settings.threads)
@@ -73,7 +74,7 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for i in range(0, len(order), self.batch_size):
-            rows = order[i:i + self.batch_size]
+            rows = order[i : i + self.batch_size]
             out[rows] = self._encode([texts[r] for r in rows], "passage")
             if progress:
                 progress(len(rows))
@@ -84,8 +85,14 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         model = self.model
         prompt_name = self._query_prompt if prompt == "query" else self._passage_prompt
-        vectors = model.encode(list(texts), prompt_name=prompt_name, batch_size=self.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vectors = model.encode(
+            list(texts),
+            prompt_name=prompt_name,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -14,6 +14,7 @@ context: hits are taken in rank order until 3,000 characters of passage text
 are used (the last one cut), and the question counts as found when that text
 overlaps the gold span.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,7 +36,7 @@ class Question:
     id: str
     question: str
     answer: str
-    doc: str          # file name in the corpus folder ("" when unanswerable)
+    doc: str  # file name in the corpus folder ("" when unanswerable)
     start: int
     end: int
     lang: str = "fr"
@@ -49,9 +50,19 @@ def load_questions(path: str | Path) -> list[Question]:
         for line in f:
             if line.strip():
                 d = json.loads(line)
-                out.append(Question(str(d["id"]), d["question"], d.get("answer") or "", d.get("doc") or "",
-                                    int(d.get("start", -1)), int(d.get("end", -1)), d.get("lang", "fr"),
-                                    bool(d.get("answerable", True)), d.get("kind", "")))
+                out.append(
+                    Question(
+                        str(d["id"]),
+                        d["question"],
+                        d.get("answer") or "",
+                        d.get("doc") or "",
+                        int(d.get("start", -1)),
+                        int(d.get("end", -1)),
+                        d.get("lang", "fr"),
+                        bool(d.get("answerable", True)),
+                        d.get("kind", ""),
+                    )
+                )
     return out
 
 
@@ -99,10 +110,10 @@ class RetrievalEvaluator:
         self.ks = tuple(ks)
         self.budget = budget_chars
         self.progress = progress
-        self._vectors = None
+        self._vectors: np.ndarray | None = None
 
     def __call__(self, retriever, mode: str = "hybrid") -> dict:
-        if self._vectors is None:       # embed the questions once for every mode
+        if self._vectors is None:  # embed the questions once for every mode
             self._vectors = retriever.embedder.queries([q.question for q in self.questions])
         from .prompting import select_sentences
 
@@ -114,10 +125,14 @@ class RetrievalEvaluator:
             rel = [overlaps(h.doc, h.start, h.end, q) for h in hits]
             sentences = select_sentences(vec, hits[:top_k], lambda t: retriever.embedder.passages(t), chars)
             first = next((r for r, ok in enumerate(rel[:10]) if ok), None)
-            self.records.append({**{f"recall@{k}": any(rel[:k]) for k in self.ks},
-                                 "mrr@10": 0.0 if first is None else 1 / (first + 1),
-                                 f"recall@{self.budget}chars": self._within_budget(hits, q),
-                                 "gold_shown": any(overlaps(hits[x.hit].doc, x.start, x.end, q) for x in sentences)})
+            self.records.append(
+                {
+                    **{f"recall@{k}": any(rel[:k]) for k in self.ks},
+                    "mrr@10": 0.0 if first is None else 1 / (first + 1),
+                    f"recall@{self.budget}chars": self._within_budget(hits, q),
+                    "gold_shown": any(overlaps(hits[x.hit].doc, x.start, x.end, q) for x in sentences),
+                }
+            )
             if self.progress:
                 self.progress(i + 1, len(self.questions))
         return self.aggregate(self.records)
@@ -195,12 +210,17 @@ def score_answer(text: str, found: bool, citations: list[tuple], q: Question) ->
     and right at passage level when the passage does.
     """
     passage_ok = [overlaps(c[0], c[1], c[2], q) for c in citations]
-    exact = [overlaps(c[0], c[3], c[4], q) if len(c) > 3 and c[3] >= 0 else ok
-             for c, ok in zip(citations, passage_ok)]
+    exact = [overlaps(c[0], c[3], c[4], q) if len(c) > 3 and c[3] >= 0 else ok for c, ok in zip(citations, passage_ok)]
     correct = bool(q.answer) and found and normalize(q.answer) in normalize(text)
-    return {"correct": correct, "f1": token_f1(text, q.answer) if found and q.answer else 0.0,
-            "cited": bool(citations), "found": found, "citation_hits": sum(exact),
-            "citation_passage_hits": sum(passage_ok), "citations": len(citations)}
+    return {
+        "correct": correct,
+        "f1": token_f1(text, q.answer) if found and q.answer else 0.0,
+        "cited": bool(citations),
+        "found": found,
+        "citation_hits": sum(exact),
+        "citation_passage_hits": sum(passage_ok),
+        "citations": len(citations),
+    }
 
 
 def citation_tuples(answer) -> list[tuple]:
@@ -214,16 +234,20 @@ def summarize(rows: list[dict]) -> dict:
         "correct": sum(r["correct"] for r in rows) / n,
         "token_f1": sum(r["f1"] for r in rows) / n,
         "citation_precision": (sum(r["citation_hits"] for r in rows) / cites) if cites else 0.0,
-        "citation_precision_passage": (sum(r.get("citation_passage_hits", r["citation_hits"]) for r in rows)
-                                       / cites) if cites else 0.0,
+        "citation_precision_passage": (sum(r.get("citation_passage_hits", r["citation_hits"]) for r in rows) / cites)
+        if cites
+        else 0.0,
         "cited": sum(r["cited"] for r in rows) / n,
         "found": sum(r["found"] for r in rows) / n,
         "questions": len(rows),
     }
 
 
-_META = re.compile(r"\b(?:passages?|citing|cit(?:é|e)s?|mentionn[ée]e?s? dans|according to|selon|d'après)\b"
-                   r"[^.\n]{0,25}\[?\d", re.I)
+_META = re.compile(
+    r"\b(?:passages?|citing|cit(?:é|e)s?|mentionn[ée]e?s? dans|according to|selon|d'après)\b"
+    r"[^.\n]{0,25}\[?\d",
+    re.I,
+)
 
 
 def has_meta_talk(text: str) -> bool:
@@ -232,8 +256,10 @@ def has_meta_talk(text: str) -> bool:
     Deliberately not `rag.grounding.strip_meta_talk`'s pattern: a metric computed with the
     product's own filter could only ever read 0. This one is looser, to catch what it misses.
     """
-    return bool(_META.search(re.sub(r"\[\d+\]", lambda m: "", text)) or
-                re.search(r"\b(?:passages?|sentences?|phrases?)\s*\[?\d", text, re.I))
+    return bool(
+        _META.search(re.sub(r"\[\d+\]", lambda m: "", text))
+        or re.search(r"\b(?:passages?|sentences?|phrases?)\s*\[?\d", text, re.I)
+    )
 
 
 class AnswerEvaluator:
@@ -245,7 +271,8 @@ class AnswerEvaluator:
         self.answers: list = []
 
     def __call__(self, assistant) -> dict:
-        rows, losses, times = [], Counter(), []
+        rows, times = [], []
+        losses: Counter[str] = Counter()
         self.answers = []
         for i, q in enumerate(self.questions):
             a = assistant.answer(q.question)
@@ -334,19 +361,31 @@ class BriefingEvaluator:
                 group["loss"].append(loss_stage(a, q))
             else:
                 group["unanswerable"].append(not a.found)
-            self.details.append({"id": q.id, "question": q.question, "answerable": q.answerable,
-                                 "found": a.found, "answer": a.text, "gold": q.answer,
-                                 "trace": {k: v for k, v in a.trace.items() if k != "shown"}})
+            self.details.append(
+                {
+                    "id": q.id,
+                    "question": q.question,
+                    "answerable": q.answerable,
+                    "found": a.found,
+                    "answer": a.text,
+                    "gold": q.answer,
+                    "trace": {k: v for k, v in a.trace.items() if k != "shown"},
+                }
+            )
             if self.progress:
                 self.progress(i + 1, len(self.questions))
         out = {}
         for lang, g in sorted(by_lang.items()):
             s = summarize(g["answerable"])
-            out[lang] = {"correct": s["correct"], "citation_precision": s["citation_precision"],
-                         "not_found_unanswerable": sum(g["unanswerable"]) / max(len(g["unanswerable"]), 1),
-                         "not_found_answerable": 1 - s["found"] if g["answerable"] else 0.0,
-                         "answerable": len(g["answerable"]), "unanswerable": len(g["unanswerable"]),
-                         "loss": dict(Counter(g["loss"]))}
+            out[lang] = {
+                "correct": s["correct"],
+                "citation_precision": s["citation_precision"],
+                "not_found_unanswerable": sum(g["unanswerable"]) / max(len(g["unanswerable"]), 1),
+                "not_found_answerable": 1 - s["found"] if g["answerable"] else 0.0,
+                "answerable": len(g["answerable"]),
+                "unanswerable": len(g["unanswerable"]),
+                "loss": dict(Counter(g["loss"])),
+            }
         return out
 
 
@@ -377,16 +416,22 @@ def as_markdown(results: dict) -> str:
         keys = ["correct", "token_f1", "citation_precision", "citation_precision_passage", "cited", "found"]
         lines += ["| answers | " + " | ".join(keys) + " | meta-talk | median s | n |", "|---" * (len(keys) + 4) + "|"]
         for name, m in answers.items():
-            lines.append(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in keys)
-                         + f" | {m.get('meta_talk', 0):.3f} | {m.get('median_seconds', 0):.1f} | {m['questions']} |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{m[k]:.3f}" for k in keys)
+                + f" | {m.get('meta_talk', 0):.3f} | {m.get('median_seconds', 0):.1f} | {m['questions']} |"
+            )
         lines.append("")
     refusals = {k: v for k, v in results.items() if k in ("refusal", "cross_refusal")}
     if refusals:
-        lines += ["| refusal | not found, gold documents removed (right) | not found, full index (wrong) | n |",
-                  "|---|---|---|---|"]
+        lines += [
+            "| refusal | not found, gold documents removed (right) | not found, full index (wrong) | n |",
+            "|---|---|---|---|",
+        ]
         for name, r in refusals.items():
-            lines.append(f"| {name} | {r['not_found_without_gold']:.3f} | {r['not_found_with_gold']:.3f} "
-                         f"| {r['questions']} |")
+            lines.append(
+                f"| {name} | {r['not_found_without_gold']:.3f} | {r['not_found_with_gold']:.3f} | {r['questions']} |"
+            )
         lines.append("")
     losses = {k: v["loss"] for k, v in results.items() if isinstance(v, dict) and "loss" in v}
     if losses:
@@ -395,12 +440,17 @@ def as_markdown(results: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(str(loss.get(st, 0)) for st in LOSS_STAGES) + " |")
         lines.append("")
     if results.get("briefings"):
-        lines += ["| briefing set | correct | citation precision | not found, unanswerable (right) "
-                  "| not found, answerable (wrong) | answerable | unanswerable |", "|---" * 7 + "|"]
+        lines += [
+            "| briefing set | correct | citation precision | not found, unanswerable (right) "
+            "| not found, answerable (wrong) | answerable | unanswerable |",
+            "|---" * 7 + "|",
+        ]
         for lang, m in results["briefings"].items():
-            lines.append(f"| {lang} | {m['correct']:.3f} | {m['citation_precision']:.3f} "
-                         f"| {m['not_found_unanswerable']:.3f} | {m['not_found_answerable']:.3f} "
-                         f"| {m['answerable']} | {m['unanswerable']} |")
+            lines.append(
+                f"| {lang} | {m['correct']:.3f} | {m['citation_precision']:.3f} "
+                f"| {m['not_found_unanswerable']:.3f} | {m['not_found_answerable']:.3f} "
+                f"| {m['answerable']} | {m['unanswerable']} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -421,24 +471,49 @@ def _embed_progress(bar, label):
 EVAL_DIR = Path(__file__).resolve().parents[1] / "samples" / "eval"
 TRANSLATIONS = EVAL_DIR / "piaf-dev-en.jsonl"
 BRIEFINGS_QA = EVAL_DIR / "briefings-qa.jsonl"
-BRIEFINGS_CORPUS = (Path(__file__).resolve().parents[1] / "samples" / "briefings",
-                    Path(__file__).resolve().parents[2] / "shared" / "seed")
+BRIEFINGS_CORPUS = (
+    Path(__file__).resolve().parents[1] / "samples" / "briefings",
+    Path(__file__).resolve().parents[2] / "shared" / "seed",
+)
 
 
 def _details(evaluator_answers, questions) -> list[dict]:
     """One row per question: the answer, its scores and its trace (what `bench/tune.py` re-thresholds)."""
-    return [{"id": q.id, "question": q.question, "gold": q.answer, "answer": a.text, "found": a.found,
-             "stage": loss_stage(a, q), "raw": a.raw_text, "seconds": round(a.timings.get("total", 0.0), 2),
-             **{k: score_answer(a.text, a.found, citation_tuples(a), q)[k] for k in
-                ("correct", "citation_hits", "citation_passage_hits", "citations")},
-             "trace": {k: v for k, v in a.trace.items() if k != "shown"}}
-            for a, q in zip(evaluator_answers, questions)]
+    return [
+        {
+            "id": q.id,
+            "question": q.question,
+            "gold": q.answer,
+            "answer": a.text,
+            "found": a.found,
+            "stage": loss_stage(a, q),
+            "raw": a.raw_text,
+            "seconds": round(a.timings.get("total", 0.0), 2),
+            **{
+                k: score_answer(a.text, a.found, citation_tuples(a), q)[k]
+                for k in ("correct", "citation_hits", "citation_passage_hits", "citations")
+            },
+            "trace": {k: v for k, v in a.trace.items() if k != "shown"},
+        }
+        for a, q in zip(evaluator_answers, questions)
+    ]
 
 
-def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Path, settings=None,
-             answers: int = 100, seed: int = 0, limit: int | None = None, modes=("dense", "bm25", "hybrid"),
-             progress_factory=None, cross: int = 100, translations: str | Path | None = TRANSLATIONS,
-             briefings: str | Path | None = BRIEFINGS_QA, oracle: int | None = None) -> dict:
+def run_eval(
+    corpus: str | Path,
+    questions_file: str | Path,
+    work_dir: str | Path,
+    settings=None,
+    answers: int = 100,
+    seed: int = 0,
+    limit: int | None = None,
+    modes=("dense", "bm25", "hybrid"),
+    progress_factory=None,
+    cross: int = 100,
+    translations: str | Path | None = TRANSLATIONS,
+    briefings: str | Path | None = BRIEFINGS_QA,
+    oracle: int | None = None,
+) -> dict:
     """Index `corpus`, score retrieval on all (or `limit`) questions and answers on a seeded sample.
 
     `answers=0` skips everything that needs the LLM. `cross` of the sampled questions are also
@@ -459,12 +534,33 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
     if limit:
         qs = sample(qs, limit, seed)
     embedder = Embedder.load(settings)
-    results: dict = {"corpus": str(corpus), "questions_file": str(questions_file), "seed": seed,
-                     "settings": {k: getattr(settings, k) for k in (
-                         "chunk_words", "chunk_max_words", "chunk_overlap", "top_k", "fusion", "rrf_k", "dense_weight", "doc_weight",
-                         "bm25_weight", "min_dense_score", "min_dense_score_cross", "min_keyword_coverage",
-                         "prompt_chars", "min_answerable", "min_answerable_cross") if hasattr(settings, k)},
-                     "retrieval": {}}
+    results: dict = {
+        "corpus": str(corpus),
+        "questions_file": str(questions_file),
+        "seed": seed,
+        "settings": {
+            k: getattr(settings, k)
+            for k in (
+                "chunk_words",
+                "chunk_max_words",
+                "chunk_overlap",
+                "top_k",
+                "fusion",
+                "rrf_k",
+                "dense_weight",
+                "doc_weight",
+                "bm25_weight",
+                "min_dense_score",
+                "min_dense_score_cross",
+                "min_keyword_coverage",
+                "prompt_chars",
+                "min_answerable",
+                "min_answerable_cross",
+            )
+            if hasattr(settings, k)
+        },
+        "retrieval": {},
+    }
     full = settings.replace(index_dir=str(work_dir / "index"))
     if modes or answers > 0:
         report = build_index(corpus, settings=full, embedder=embedder, progress=_embed_progress(bar, "indexing"))
@@ -477,34 +573,67 @@ def run_eval(corpus: str | Path, questions_file: str | Path, work_dir: str | Pat
             results["retrieval"][mode] = evaluator(retriever, mode)
             for h, name in ((0, "A"), (1, "B")):
                 results["retrieval"][f"{mode} · half {name}"] = evaluator.aggregate(
-                    [r for r, x in zip(evaluator.records, split) if x == h])
+                    [r for r, x in zip(evaluator.records, split) if x == h]
+                )
     if answers <= 0 and not briefings:
         return results
 
-    from .answering import Assistant
     from .llm import LLM
 
     llm = LLM.load(settings)
     details: dict = {}
     if answers > 0:
-        _answer_piaf(results, details, corpus, qs, work_dir, settings, full, retriever, embedder, llm, answers,
-                     seed, cross, translations, oracle, bar)
+        _answer_piaf(
+            results,
+            details,
+            corpus,
+            qs,
+            work_dir,
+            settings,
+            full,
+            retriever,
+            embedder,
+            llm,
+            answers,
+            seed,
+            cross,
+            translations,
+            oracle,
+            bar,
+        )
     if briefings and Path(briefings).is_file():
         results["briefings"], details["briefings"] = run_briefings(briefings, work_dir, settings, embedder, llm, bar)
     results["details"] = details
     return results
 
 
-def _answer_piaf(results, details, corpus, qs, work_dir, settings, full, retriever, embedder, llm, answers, seed,
-                 cross, translations, oracle, bar) -> None:
+def _answer_piaf(
+    results,
+    details,
+    corpus,
+    qs,
+    work_dir,
+    settings,
+    full,
+    retriever,
+    embedder,
+    llm,
+    answers,
+    seed,
+    cross,
+    translations,
+    oracle,
+    bar,
+) -> None:
     """Answers, cross-language answers, oracle and refusal rows on PIAF (filled into `results`)."""
     from .answering import Assistant
     from .indexing import build_index
     from .retrieval import Retriever
 
     picked = sample(qs, answers, seed)
-    english = translated(picked, translations)[:cross] if cross and translations and Path(translations).is_file() \
-        else []
+    english = (
+        translated(picked, translations)[:cross] if cross and translations and Path(translations).is_file() else []
+    )
     assistant = Assistant(full, retriever, llm)
     runs = [("answers", picked)] + ([("cross_answers", english)] if english else [])
     for name, questions in runs:
@@ -513,23 +642,30 @@ def _answer_piaf(results, details, corpus, qs, work_dir, settings, full, retriev
         details[name] = _details(ev.answers, questions)
     oracle = len(picked) if oracle is None else oracle
     if oracle > 0:
-        results["oracle"] = OracleEvaluator(picked[:oracle], corpus, bar("oracle", min(oracle, len(picked))))(
-            assistant)
+        results["oracle"] = OracleEvaluator(picked[:oracle], corpus, bar("oracle", min(oracle, len(picked))))(assistant)
         if english:
-            results["cross_oracle"] = OracleEvaluator(english[:oracle], corpus, bar("cross_oracle", len(
-                english[:oracle])))(assistant)
+            results["cross_oracle"] = OracleEvaluator(
+                english[:oracle], corpus, bar("cross_oracle", len(english[:oracle]))
+            )(assistant)
     reduced = without_documents(corpus, {q.doc for q in picked}, work_dir / "corpus-without-gold")
     lacking = settings.replace(index_dir=str(work_dir / "index-without-gold"))
-    build_index(reduced, settings=lacking, embedder=embedder,
-                progress=_embed_progress(bar, "indexing without the gold documents"))
+    build_index(
+        reduced,
+        settings=lacking,
+        embedder=embedder,
+        progress=_embed_progress(bar, "indexing without the gold documents"),
+    )
     bot = Assistant(lacking, Retriever.load(lacking, embedder), llm)
     for name, questions in [("refusal", picked)] + ([("cross_refusal", english)] if english else []):
-        ev = RefusalEvaluator(questions, bar(name, len(questions)))
-        refusal = ev(bot)
-        details[name] = _details(ev.answers, questions)
+        refusals = RefusalEvaluator(questions, bar(name, len(questions)))
+        refusal = refusals(bot)
+        details[name] = _details(refusals.answers, questions)
         present = results["cross_answers" if name == "cross_refusal" else "answers"]
-        results[name] = {"not_found_without_gold": refusal["not_found"],
-                         "not_found_with_gold": 1 - present["found"], "questions": len(questions)}
+        results[name] = {
+            "not_found_without_gold": refusal["not_found"],
+            "not_found_with_gold": 1 - present["found"],
+            "questions": len(questions),
+        }
 
 
 def run_briefings(questions_file, work_dir, settings, embedder, llm, bar=lambda label, total: None):

@@ -17,6 +17,7 @@
 >>> unsupported("Il y a 12 drones.", "Une attaque massive de drones.", "Combien de drones ?", True)
 (['12'], [])
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,8 @@ _NOT_FOUND_HINTS = re.compile(
     r"NOT_FOUND|ne (?:contiennent|contient|mentionnent|mentionne|précisent|indiquent) pas|"
     r"pas (?:d'information|mentionn|précisé|indiqué)|aucune information|"
     r"(?:do|does) not (?:contain|mention|provide|specify|say)|no information|not mentioned|not provided",
-    re.I)
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class Evidence:
     missing_terms: tuple[str, ...] = ()
 
 
-def evidence_gate(question: str, hits: list[Hit], min_dense: float, min_coverage: float,
-                  min_dense_cross: float | None = None) -> Evidence:
+def evidence_gate(
+    question: str, hits: list[Hit], min_dense: float, min_coverage: float, min_dense_cross: float | None = None
+) -> Evidence:
     """Is there a passage relevant enough to try answering?
 
     Yes when one passage holds most of the question's content words, or when the
@@ -70,8 +73,12 @@ def key_terms(text: str) -> list[str]:
     for i, m in enumerate(re.finditer(r"\w+\+*", text)):
         w = m.group(0)
         base = w.rstrip("+")
-        if base.isdigit() or (len(base) >= 2 and base.isupper()) or any(c.isupper() for c in base[1:]) \
-                or (i > 0 and base[:1].isupper() and len(base) > 2):
+        if (
+            base.isdigit()
+            or (len(base) >= 2 and base.isupper())
+            or any(c.isupper() for c in base[1:])
+            or (i > 0 and base[:1].isupper() and len(base) > 2)
+        ):
             out.append(w.lower())
     return out
 
@@ -125,7 +132,7 @@ def with_markers(sentence: str, numbers: list[int]) -> str:
     markers = "".join(f"[{n}]" for n in numbers)
     m = re.search(r"([.!?…]+[\"»”)]*)$", sentence)
     if m:
-        return f"{sentence[:m.start()].rstrip()} {markers}{m.group(1)}"
+        return f"{sentence[: m.start()].rstrip()} {markers}{m.group(1)}"
     return f"{sentence} {markers}"
 
 
@@ -136,7 +143,9 @@ _META_TALK = re.compile(
     r"(?:selon|d['’]après)\s+(?:le|la|les)\s+(?:passages?|phrases?)|"
     r"(?:as\s+)?(?:mentioned|stated|cited|indicated)\s+in\s+(?:the\s+)?(?:passages?|sentences?|sources?)|"
     r"(?:according\s+to|citing|per)\s+(?:the\s+)?(?:passages?|sentences?|sources?))"
-    r"(?:\s*(?:\[\s*\d+\s*\]|\d+))*", re.I)
+    r"(?:\s*(?:\[\s*\d+\s*\]|\d+))*",
+    re.I,
+)
 _LEFTOVER_MARKERS = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
 
 
@@ -203,16 +212,20 @@ _ASKS_NUMBER = re.compile(
     r"\b(?:combien|how\s+(?:many|much|old|long)|quel(?:le)?s?\s+(?:est|sont|était|étaient)\s+(?:le|la|les)\s+"
     r"(?:nombre|montant|taux|pourcentage|part|chiffre|budget|prix|coût)|what\s+(?:is|was|are|were)\s+the\s+"
     r"(?:number|amount|rate|percentage|share|figure|budget|price|cost)|en\s+quelle\s+année|"
-    r"(?:in\s+)?(?:what|which)\s+year|quel\s+âge)\b", re.I)
+    r"(?:in\s+)?(?:what|which)\s+year|quel\s+âge)\b",
+    re.I,
+)
 _NUMBER_WORDS = re.compile(
     r"\b(?:une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|"
     r"cinquante|soixante|cent|mille|millions?|milliards?|dizaines?|centaines?|milliers?|"
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
+    r"hundreds?|thousands?|millions?|billions?|dozens?)\b",
+    re.I,
+)
 
 
 def asks_for_number(question: str) -> bool:
-    """"How many", "combien", "what percentage", "en quelle année": the answer must hold a number.
+    """ "How many", "combien", "what percentage", "en quelle année": the answer must hold a number.
 
     >>> asks_for_number("Combien de drones ont été lancés ?"), asks_for_number("Qui a proposé la trêve ?")
     (True, False)

@@ -12,6 +12,7 @@ file is cleaned and chunked again when what its cleaning depends on changed
 >>> report.summary()                                                # doctest: +SKIP
 '10 documents (10 added, 0 changed, 0 removed, 0 unchanged), 0 skipped, 27 chunks in 4.2 s'
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,17 +20,26 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .chunking import chunk_units
+from .cleaning import (
+    RULES_VERSION,
+    Boilerplate,
+    dropped_spans,
+    find_boilerplate,
+    is_known_boilerplate,
+    line_hash,
+    line_hashes,
+    normalise,
+    without_spans,
+)
 from .embedding import Embedder
-from .errors import FolderNotFound, IndexIncompatible, IndexCorrupt, NothingToIndex
-from .cleaning import (RULES_VERSION, Boilerplate, dropped_spans, find_boilerplate, is_known_boilerplate, line_hash,
-                       line_hashes, normalise, without_spans)
+from .errors import FolderNotFound, IndexCorrupt, IndexIncompatible, NothingToIndex
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .schema import Chunk, Document, Skipped
 from .settings import Settings
@@ -46,9 +56,9 @@ class _Parts:
     """A freshly chunked document: its chunks, sentence units, each chunk's unit range, unit texts."""
 
     chunks: list[Chunk]
-    units: np.ndarray          # (n, 2) start, end in the document
-    ranges: np.ndarray         # (n_chunks, 2) first, stop, relative to this document's units
-    texts: list[str]           # what is embedded for each unit
+    units: np.ndarray  # (n, 2) start, end in the document
+    ranges: np.ndarray  # (n_chunks, 2) first, stop, relative to this document's units
+    texts: list[str]  # what is embedded for each unit
 
 
 @dataclass
@@ -62,35 +72,47 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
-    embedded_chunks: int = 0            # chunks of the added or changed files
-    embedded_units: int = 0             # their sentence units, each embedded once
+    embedded_chunks: int = 0  # chunks of the added or changed files
+    embedded_units: int = 0  # their sentence units, each embedded once
     # unchanged files cleaned and chunked again because the folder's boilerplate lines changed
     recleaned: list[str] = field(default_factory=list)
-    boilerplate_lines: int = 0          # lines dropped as boilerplate, over all indexed files
+    boilerplate_lines: int = 0  # lines dropped as boilerplate, over all indexed files
     wrote: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return (f"{self.documents} documents ({len(self.added)} added, {len(self.changed)} changed, "
-                f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
-                + (f", {len(self.recleaned)} cleaned again" if self.recleaned else "")
-                + f"), {len(self.skipped)} skipped, "
-                f"{self.chunks} chunks in {self.timings.get('total', 0):.1f} s"
-                + (f", {self.boilerplate_lines} boilerplate lines dropped" if self.boilerplate_lines else ""))
+        return (
+            f"{self.documents} documents ({len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
+            + (f", {len(self.recleaned)} cleaned again" if self.recleaned else "")
+            + f"), {len(self.skipped)} skipped, "
+            f"{self.chunks} chunks in {self.timings.get('total', 0):.1f} s"
+            + (f", {self.boilerplate_lines} boilerplate lines dropped" if self.boilerplate_lines else "")
+        )
 
 
 def expected_settings(settings: Settings, embedder: Embedder) -> dict:
     """What an index must have been built with to be usable with these settings."""
     return {
         "embedder": {"name": embedder.name, "dim": embedder.dim, "fingerprint": embedder.fingerprint},
-        "chunking": {"words": settings.chunk_words, "max_words": settings.chunk_max_words,
-                     "overlap": settings.chunk_overlap, "title_in_text": True},
+        "chunking": {
+            "words": settings.chunk_words,
+            "max_words": settings.chunk_max_words,
+            "overlap": settings.chunk_overlap,
+            "title_in_text": True,
+        },
     }
 
 
-def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.PathLike | None = None, *,
-                settings: Settings | None = None, embedder: Embedder | None = None, full: bool = False,
-                progress: Progress | None = None) -> BuildReport:
+def build_index(
+    folder: str | os.PathLike | None = None,
+    index_dir: str | os.PathLike | None = None,
+    *,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
     """Index (or re-sync) the briefings of `folder` into `index_dir`.
 
     `folder` defaults to the folder the index was last built from. Bad files are
@@ -127,8 +149,12 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                 digest = hashlib.sha256(raw).hexdigest()
                 old = old_docs.get(key)
                 # A PDF indexed before chunks had pages is read again to get them.
-                if (old and old["sha256"] == digest and "lines" in old
-                        and (old.get("format") != "pdf" or "pages" in old)):
+                if (
+                    old
+                    and old["sha256"] == digest
+                    and "lines" in old
+                    and (old.get("format") != "pdf" or "pages" in old)
+                ):
                     kept[key] = old
                     continue
                 loaded[key] = load_file(path, raw)
@@ -143,7 +169,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         # it is new or changed, or when what its cleaning depends on changed (rag/cleaning.py)
         boilerplate = find_boilerplate({key: kept[key]["lines"] for key in sorted(kept)})
         fresh: dict[str, _Parts] = {}
-        dropped_texts: dict[str, str] = {}      # the dropped lines, for the manifest
+        dropped_texts: dict[str, str] = {}  # the dropped lines, for the manifest
         for key in sorted(kept):
             clean_key = boilerplate.key(kept[key]["lines"])
             if key not in loaded and kept[key].get("clean") == clean_key:
@@ -163,31 +189,45 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
             n_dropped = len(gone)
             dropped_texts.update((line_hash(line), normalise(line)) for line in gone)
             doc = without_spans(doc, dropped)
-            units, chunks, ranges = chunk_units(doc, settings.chunk_words, settings.chunk_max_words,
-                                                settings.chunk_overlap)
-            kept[key] = {"sha256": doc.sha256, "title": doc.title, "date": doc.date, "format": doc.format,
-                         "chars": len(doc.text), **({"pages": len(doc.pages)} if doc.format == "pdf" else {}),
-                         "lines": kept[key]["lines"], "clean": clean_key,
-                         "dropped": [list(x) for x in dropped], "dropped_lines": n_dropped}
-            fresh[key] = _Parts(chunks, np.asarray(units, dtype=np.int64).reshape(-1, 2),
-                                np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
-                                [unit_text(doc.title, doc.text[a:b]) for a, b in units])
+            doc_units, doc_chunks, doc_ranges = chunk_units(
+                doc, settings.chunk_words, settings.chunk_max_words, settings.chunk_overlap
+            )
+            kept[key] = {
+                "sha256": doc.sha256,
+                "title": doc.title,
+                "date": doc.date,
+                "format": doc.format,
+                "chars": len(doc.text),
+                **({"pages": len(doc.pages)} if doc.format == "pdf" else {}),
+                "lines": kept[key]["lines"],
+                "clean": clean_key,
+                "dropped": [list(x) for x in dropped],
+                "dropped_lines": n_dropped,
+            }
+            fresh[key] = _Parts(
+                doc_chunks,
+                np.asarray(doc_units, dtype=np.int64).reshape(-1, 2),
+                np.asarray(doc_ranges, dtype=np.int64).reshape(-1, 2),
+                [unit_text(doc.title, doc.text[a:b]) for a, b in doc_units],
+            )
             if key in report.recleaned or old_docs.get(key, {}).get("sha256") == doc.sha256:
                 if key not in report.recleaned:
-                    report.recleaned.append(key)     # indexed by a version that kept no line fingerprints
+                    report.recleaned.append(key)  # indexed by a version that kept no line fingerprints
             else:
                 (report.changed if key in old_docs else report.added).append(key)
         if progress:
             progress("scan", len(files), len(files))
-        report.removed = sorted(set(old_docs) - set(kept))    # deleted, or now unreadable (also in skipped)
+        report.removed = sorted(set(old_docs) - set(kept))  # deleted, or now unreadable (also in skipped)
         report.timings["load_and_chunk"] = time.perf_counter() - t
 
         if not kept:
             where = f"{folder}" if files else f"{folder} (it has no files)"
             reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in report.skipped[:3])
-            raise NothingToIndex(f"no readable briefing in {where}"
-                                 + (f" — skipped: {reasons}" if reasons else "")
-                                 + ". Supported: .txt .md .pdf .docx .html")
+            raise NothingToIndex(
+                f"no readable briefing in {where}"
+                + (f" — skipped: {reasons}" if reasons else "")
+                + ". Supported: .txt .md .pdf .docx .html"
+            )
 
         report.documents = len(kept)
         report.boilerplate_lines = sum(entry.get("dropped_lines", 0) for entry in kept.values())
@@ -196,7 +236,7 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         if previous and not fresh and not report.removed and previous.manifest.get("skipped", []) == skipped:
             report.chunks = len(previous.chunks)
             report.timings["total"] = time.perf_counter() - t0
-            return report          # nothing changed: keep the live index as it is
+            return report  # nothing changed: keep the live index as it is
 
         # 2. embed the sentence units of the new documents only
         t = time.perf_counter()
@@ -230,11 +270,12 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
                 part = fresh[key]
                 k = len(part.units)
                 chunks.extend(part.chunks)
-                vec_parts.append(new_vectors[offset:offset + k])
+                vec_parts.append(new_vectors[offset : offset + k])
                 unit_parts.append(part.units)
                 range_parts.append(part.ranges + n_units)
                 offset += k
             else:
+                assert previous is not None  # a file not re-read is one the previous index holds
                 rows = old_rows.get(key, [])
                 chunks.extend(previous.chunks[r] for r in rows)
                 if rows:
@@ -251,13 +292,19 @@ def build_index(folder: str | os.PathLike | None = None, index_dir: str | os.Pat
         vectors = np.concatenate(vec_parts) if vec_parts else np.zeros((0, embedder.dim), np.float32)
         units = np.concatenate(unit_parts) if unit_parts else np.zeros((0, 2), np.int64)
         chunk_ranges = np.concatenate(range_parts) if range_parts else np.zeros((0, 2), np.int64)
-        manifest = dict(expect, built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                        source=str(folder), documents=kept,
-                        counts={"documents": len(kept), "chunks": len(chunks),
-                                "boilerplate_lines": report.boilerplate_lines},
-                        boilerplate={"rules": RULES_VERSION, "repeated_lines": len(boilerplate),
-                                     "lines": _dropped_lines(previous, kept, boilerplate, dropped_texts)},
-                        skipped=skipped)
+        manifest = dict(
+            expect,
+            built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            source=str(folder),
+            documents=kept,
+            counts={"documents": len(kept), "chunks": len(chunks), "boilerplate_lines": report.boilerplate_lines},
+            boilerplate={
+                "rules": RULES_VERSION,
+                "repeated_lines": len(boilerplate),
+                "lines": _dropped_lines(previous, kept, boilerplate, dropped_texts),
+            },
+            skipped=skipped,
+        )
         store.write(manifest, chunks, vectors, units, chunk_ranges)
         report.wrote = True
         report.chunks = len(chunks)
@@ -283,8 +330,7 @@ def _dropped_lines(previous, kept: dict, boilerplate: Boilerplate, fresh_lines: 
 def _resolve_folder(folder, store: IndexStore) -> Path:
     if folder is None:
         if not store.exists():
-            raise FolderNotFound("no folder given and no previous index to re-sync. "
-                                 "Usage: rag index build <folder>")
+            raise FolderNotFound("no folder given and no previous index to re-sync. Usage: rag index build <folder>")
         folder = store.manifest().get("source", "")
     path = Path(folder).expanduser()
     if not path.exists():

@@ -9,6 +9,7 @@ accents, so "européens", "Européen" and "europeen" meet.
 >>> analyze("L'alliance Weimar+")
 ['allianc', 'weimar+', 'weimar']
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,39 @@ def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
 
     words = set(STOPWORDS_EN) | set(STOPWORDS_FRENCH)
-    words |= {"les", "des", "du", "au", "aux", "est", "sont", "qui", "que", "quoi", "quel", "quelle", "quels",
-              "quelles", "comment", "pourquoi", "quand", "où", "combien", "lequel", "laquelle", "what", "who",
-              "whom", "which", "when", "where", "why", "how", "does", "did"}
+    words |= {
+        "les",
+        "des",
+        "du",
+        "au",
+        "aux",
+        "est",
+        "sont",
+        "qui",
+        "que",
+        "quoi",
+        "quel",
+        "quelle",
+        "quels",
+        "quelles",
+        "comment",
+        "pourquoi",
+        "quand",
+        "où",
+        "combien",
+        "lequel",
+        "laquelle",
+        "what",
+        "who",
+        "whom",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "does",
+        "did",
+    }
     return frozenset(fold(w) for w in words)
 
 
@@ -55,9 +86,9 @@ def _terms(token: str) -> tuple[str, ...]:
     base = token.rstrip("+")
     out = []
     if base != token:
-        out.append(fold(token))            # "weimar+" matches only itself ...
+        out.append(fold(token))  # "weimar+" matches only itself ...
     if base.isdigit():
-        out.append(base)                   # ... numbers are kept whole
+        out.append(base)  # ... numbers are kept whole
     else:
         for stem in (fr.stemWord(base), en.stemWord(base)):
             s = fold(stem)
@@ -99,15 +130,15 @@ class BM25Index:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, texts: list[str]) -> "BM25Index":
+    def build(cls, texts: list[str]) -> BM25Index:
         return cls.from_terms([analyze(t) for t in texts])
 
     @classmethod
-    def from_terms(cls, corpus: list[list[str]]) -> "BM25Index":
+    def from_terms(cls, corpus: list[list[str]]) -> BM25Index:
         """Index already analysed texts (one list of terms per chunk)."""
         import bm25s
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)     # it logs every build at DEBUG
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
         retriever = bm25s.BM25(k1=1.2, b=0.75)
         if corpus:
             retriever.index([terms or [""] for terms in corpus], show_progress=False)
@@ -127,7 +158,7 @@ class BM25Index:
             self._bm25.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: str | Path, n_docs: int) -> "BM25Index":
+    def load(cls, directory: str | Path, n_docs: int) -> BM25Index:
         import bm25s
 
         if n_docs == 0:

@@ -18,18 +18,24 @@ greedily up to a stop string, all on the same cached context.
 >>> with llm.session(messages) as s:                                    # doctest: +SKIP
 ...     s.feed("Answerable:"); p = s.probabilities([" yes", " no"])
 """
+
 from __future__ import annotations
 
 import codecs
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from .errors import ModelMissing
 from .models import llm_path
 from .settings import Settings
+
+if TYPE_CHECKING:  # llama_cpp is imported when the model loads, not with rag
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 
 class LLM:
@@ -39,22 +45,30 @@ class LLM:
         self.settings = settings
         # llama.cpp contexts are not thread-safe, and 2 cores serve one generation at a time anyway.
         self.lock = threading.RLock()
-        self._head: list[int] = []          # the constant head currently held, evaluated alone
-        self._snapshots: dict[tuple[int, ...], bytes] = {}   # KV cache of each head, as first evaluated
-        self._formatter = None
+        self._head: list[int] = []  # the constant head currently held, evaluated alone
+        self._snapshots: dict[tuple[int, ...], bytes] = {}  # KV cache of each head, as first evaluated
+        self._formatter: Jinja2ChatFormatter | None = None
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> "LLM":
+    def load(cls, settings: Settings | None = None) -> LLM:
         settings = settings or Settings.from_env()
         path = llm_path(settings)
         from llama_cpp import Llama
 
         try:
-            llama = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.threads,
-                          n_batch=512, use_mmap=settings.llm_mmap, verbose=False)
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.threads,
+                n_batch=512,
+                use_mmap=settings.llm_mmap,
+                verbose=False,
+            )
         except (ValueError, RuntimeError) as e:
-            raise ModelMissing(f"cannot load the LLM {path} ({e}); delete it and run `rag models prepare`, "
-                               "or set RAG_LLM_MODEL to a valid GGUF file") from None
+            raise ModelMissing(
+                f"cannot load the LLM {path} ({e}); delete it and run `rag models prepare`, "
+                "or set RAG_LLM_MODEL to a valid GGUF file"
+            ) from None
         return cls(llama, path.name, settings)
 
     # ------------------------------------------------------------------ prompts
@@ -67,11 +81,17 @@ class LLM:
             template = meta.get("tokenizer.chat_template")
             if not template:
                 raise ModelMissing(f"the LLM {self.name} has no chat template in its GGUF metadata")
-            piece = lambda key: self.llama.detokenize([int(meta[key])], special=True).decode("utf-8", "ignore") \
-                if key in meta else ""
-            self._formatter = Jinja2ChatFormatter(template, eos_token=piece("tokenizer.ggml.eos_token_id"),
-                                                  bos_token=piece("tokenizer.ggml.bos_token_id"))
-        return self._formatter(messages=messages).prompt
+
+            def piece(key: str) -> str:
+                if key not in meta:
+                    return ""
+                return self.llama.detokenize([int(meta[key])], special=True).decode("utf-8", "ignore")
+
+            self._formatter = Jinja2ChatFormatter(
+                template, eos_token=piece("tokenizer.ggml.eos_token_id"), bos_token=piece("tokenizer.ggml.bos_token_id")
+            )
+        # our {role, content} dicts are the shape of llama_cpp's message TypedDicts
+        return self._formatter(messages=cast("list[ChatCompletionRequestMessage]", messages)).prompt
 
     def tokens(self, text: str, special: bool = True) -> list[int]:
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
@@ -90,7 +110,7 @@ class LLM:
 
     # ------------------------------------------------------------------ sessions
     @contextmanager
-    def session(self, messages: list[dict], fixed: int | None = None) -> Iterator["Session"]:
+    def session(self, messages: list[dict], fixed: int | None = None) -> Iterator[Session]:
         """Evaluate `messages` deterministically and hold the model for reading and generating."""
         with self.lock:
             tokens = self.tokens(self.format(messages))
@@ -103,10 +123,10 @@ class LLM:
     def _evaluate(self, tokens: list[int], fixed: int) -> None:
         ll = self.llama
         head = tokens[:fixed]
-        if head != self._head or ll.n_tokens < len(head) or list(ll.input_ids[:len(head)]) != head:
+        if head != self._head or ll.n_tokens < len(head) or list(ll.input_ids[: len(head)]) != head:
             self._restore_or_evaluate(head)
         ll.n_tokens = len(head)
-        ll.eval(tokens[len(head):])
+        ll.eval(tokens[len(head) :])
 
     def _restore_or_evaluate(self, head: list[int]) -> None:
         """Bring `head` into the KV cache exactly as when it was first evaluated alone.
@@ -125,7 +145,7 @@ class LLM:
         if key in self._snapshots:
             data = self._snapshots[key]
             llama_cpp.llama_state_seq_set_data(ctx, (ctypes.c_uint8 * len(data)).from_buffer_copy(data), len(data), 0)
-            ll.input_ids[:len(head)] = head
+            ll.input_ids[: len(head)] = head
             ll.n_tokens = len(head)
         else:
             ll.eval(head)
@@ -148,8 +168,9 @@ class LLM:
         return token == self.llama.token_eos() or bool(llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
 
     # ------------------------------------------------------------------ plain chat
-    def stream(self, messages: list[dict], max_tokens: int | None = None,
-               stop: list[str] | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, stop: list[str] | None = None
+    ) -> Iterator[str]:
         """Yield text deltas of the assistant's reply (greedy). Holds the lock while generating."""
         with self.session(messages) as s:
             yield from s.generate(max_tokens or self.settings.max_tokens, stop or [])
@@ -178,7 +199,7 @@ class Session:
         e = np.exp(x - x.max())
         return list(e / e.sum())
 
-    def generate(self, max_tokens: int, stop: list[str] = ()) -> Iterator[str]:
+    def generate(self, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
         """Greedy continuation, yielded as text deltas, until an end token, a stop string or max_tokens."""
         ll = self.llm.llama
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -188,11 +209,13 @@ class Session:
             if self.llm.is_end(token):
                 break
             piece = decoder.decode(ll.detokenize([token], special=False))
-            cut = min((i for i in (( text + piece).find(s, max(len(text) - len(s), 0)) for s in stop if s)
-                       if i >= 0), default=-1)
+            cut = min(
+                (i for i in ((text + piece).find(s, max(len(text) - len(s), 0)) for s in stop if s) if i >= 0),
+                default=-1,
+            )
             if cut >= 0:
                 if cut > len(text):
-                    yield (text + piece)[len(text):cut]
+                    yield (text + piece)[len(text) : cut]
                 return
             ll.eval([token])
             text += piece

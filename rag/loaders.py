@@ -11,6 +11,7 @@ wild; anything that still looks binary is refused.
 >>> docs[0].title, docs[0].date                      # doctest: +SKIP
 ('Pourparlers d’Istanbul ...', '2025-05-16')
 """
+
 from __future__ import annotations
 
 import codecs
@@ -20,16 +21,23 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .schema import Document, Skipped
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf",
-             ".docx": "docx", ".html": "html", ".htm": "html"}
-MAX_FILE_BYTES = 20 * 1024 * 1024      # default of Settings.max_file_mb
+SUPPORTED = {
+    ".txt": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+}
+MAX_FILE_BYTES = 20 * 1024 * 1024  # default of Settings.max_file_mb
 
 
 class LoadError(Exception):
@@ -70,11 +78,13 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
     if not raw.strip():
         raise LoadError("empty file")
     try:
-        text, title, date, *layout = _READERS[fmt](raw)
+        read = _READERS[fmt](raw)
     except LoadError:
         raise
     except Exception as e:  # a corrupt file must never stop the folder
         raise LoadError(f"unreadable {fmt.upper()} ({type(e).__name__}: {_one_line(e)})") from e
+    text, title, date = read[0], read[1], read[2]
+    pages = read[3] if len(read) == 4 else ()  # PDF: where each page starts in `text`
     # Plain text keeps its characters where they are, so offsets match the file as Python
     # reads it (universal newlines; NULs become spaces); extracted formats (PDF, Word, HTML)
     # are tidied.
@@ -82,15 +92,22 @@ def load_file(path: str | os.PathLike, raw: bytes | None = None, max_bytes: int 
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
     else:
         cleaned = _clean(text)
-        if cleaned != text:          # page offsets were computed on the reader's text
-            layout = []
+        if cleaned != text:  # page offsets were computed on the reader's text
+            pages = ()
         text = cleaned
     if not text.strip():
         raise LoadError("no text found (scanned PDF, script-only HTML or empty document?)")
     title = _one_line(title) or _title_from_name(path)
     date = date or _mtime_date(path)
-    return Document(path=os.path.abspath(path), text=text, title=title[:200], date=date,
-                    sha256=hashlib.sha256(raw).hexdigest(), format=fmt, pages=tuple(layout[0]) if layout else ())
+    return Document(
+        path=os.path.abspath(path),
+        text=text,
+        title=title[:200],
+        date=date,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        format=fmt,
+        pages=pages,
+    )
 
 
 def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
@@ -100,8 +117,9 @@ def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
             raise LoadError("broken or looping symbolic link")
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoadError(f"too large ({size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB; "
-                            "raise RAG_MAX_FILE_MB to index it)")
+            raise LoadError(
+                f"too large ({size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB; raise RAG_MAX_FILE_MB to index it)"
+            )
         return path.read_bytes()
     except PermissionError:
         raise LoadError("permission denied") from None
@@ -114,8 +132,13 @@ def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
 
 
 # --------------------------------------------------------------------------- text
-_BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+_BOMS = [
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
 
 
 def decode_text(raw: bytes) -> str:
@@ -170,6 +193,7 @@ def _kv(line: str) -> tuple[str, str]:
 
 def _read_pdf(raw: bytes) -> tuple[str, str, str, tuple[int, ...]]:
     import io
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -187,7 +211,7 @@ def _read_pdf(raw: bytes) -> tuple[str, str, str, tuple[int, ...]]:
             if "crypt" in str(e).lower() or "password" in str(e).lower():
                 raise LoadError("password-protected PDF") from None
             raise LoadError(f"corrupt PDF ({_one_line(e)})") from None
-        meta = reader.metadata or {}
+        meta = reader.metadata
     title = str(meta.get("/Title") or "") if meta else ""
     date = parse_date(str(meta.get("/CreationDate") or "")) if meta else ""
     text, starts = _join_pages(pages)
@@ -212,14 +236,14 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
     parts: list[str] = []
     starts: list[int] = []
     pos = 0
-    pending = 0                # empty pages waiting for the next page's start
+    pending = 0  # empty pages waiting for the next page's start
     for page in pages:
         page = _clean(page)
         if not page:
             pending += 1
             continue
         if parts:
-            pos += 2           # the "\n\n" before this page
+            pos += 2  # the "\n\n" before this page
         starts.extend([pos] * (pending + 1))
         pending = 0
         parts.append(page)
@@ -231,6 +255,7 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
 def _read_docx(raw: bytes) -> tuple[str, str, str]:
     import io
     import zipfile
+
     import docx
 
     try:
@@ -245,8 +270,16 @@ def _read_docx(raw: bytes) -> tuple[str, str, str]:
     props = document.core_properties
     title = props.title or ""
     if not title:
-        heading = next((p.text for p in document.paragraphs
-                        if p.text.strip() and p.style is not None and p.style.name.lower().startswith(("heading", "title", "titre"))), "")
+        heading = next(
+            (
+                p.text
+                for p in document.paragraphs
+                if p.text.strip()
+                and p.style is not None
+                and p.style.name.lower().startswith(("heading", "title", "titre"))
+            ),
+            "",
+        )
         title = heading
     date = ""
     d = _DATE_LINE.search(text[:2000])
@@ -257,8 +290,28 @@ def _read_docx(raw: bytes) -> tuple[str, str, str]:
     return text, title, date
 
 
-_BLOCKS = ["p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
-           "blockquote", "pre", "table", "ul", "ol", "header", "footer"]
+_BLOCKS = [
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "header",
+    "footer",
+]
 
 
 def _read_html(raw: bytes) -> tuple[str, str, str]:
@@ -268,16 +321,26 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
     for tag in soup(["script", "style", "noscript", "template", "svg", "iframe", "nav"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    if not title and soup.find("h1"):
-        title = soup.find("h1").get_text(" ", strip=True)
+    h1 = soup.find("h1")
+    if not title and h1:
+        title = h1.get_text(" ", strip=True)
     date = ""
-    for attrs in ({"name": "date"}, {"property": "article:published_time"}, {"name": "dc.date"}, {"itemprop": "datePublished"}):
-        m = soup.find("meta", attrs=attrs)
-        if m and m.get("content"):
-            date = parse_date(m["content"])
+    for key, value in (
+        ("name", "date"),
+        ("property", "article:published_time"),
+        ("name", "dc.date"),
+        ("itemprop", "datePublished"),
+    ):
+        m = soup.find("meta", attrs={key: value})
+        content = m.get("content") if m else None
+        if content and isinstance(content, str):  # a list only for multi-valued attributes (class)
+            date = parse_date(content)
             break
-    if not date and soup.find("time", attrs={"datetime": True}):
-        date = parse_date(soup.find("time", attrs={"datetime": True})["datetime"])
+    if not date:
+        t = soup.find("time", attrs={"datetime": True})
+        stamp = t.get("datetime") if t else None
+        if stamp and isinstance(stamp, str):
+            date = parse_date(stamp)
     if soup.head:
         soup.head.decompose()
     for tag in soup.find_all(_BLOCKS):
@@ -295,7 +358,7 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
     return text, title, date
 
 
-MIN_MAIN_WORDS = 40      # a main text this long is trusted even if the page has much more around it
+MIN_MAIN_WORDS = 40  # a main text this long is trusted even if the page has much more around it
 
 
 def main_content(raw: bytes) -> str:
@@ -314,14 +377,28 @@ def main_content(raw: bytes) -> str:
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     # deduplicate=False: its cache spans calls, so a page's text would depend on earlier pages.
-    out = trafilatura.extract(raw, output_format="txt", include_comments=False, include_tables=True,
-                              include_links=False, include_images=False, deduplicate=False)
+    out = trafilatura.extract(
+        raw,
+        output_format="txt",
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        deduplicate=False,
+    )
     if not out:
         return ""
     return "\n\n".join(line.strip() for line in out.splitlines() if line.strip())
 
 
-_READERS = {"txt": _read_text, "md": _read_text, "pdf": _read_pdf, "docx": _read_docx, "html": _read_html}
+_Reader = Callable[[bytes], tuple[str, str, str] | tuple[str, str, str, tuple[int, ...]]]
+_READERS: dict[str, _Reader] = {
+    "txt": _read_text,
+    "md": _read_text,
+    "pdf": _read_pdf,
+    "docx": _read_docx,
+    "html": _read_html,
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -333,12 +410,26 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
-_MONTHS = {m: i + 1 for i, names in enumerate([
-    ("janvier", "january", "jan"), ("février", "fevrier", "february", "feb"), ("mars", "march", "mar"),
-    ("avril", "april", "apr"), ("mai", "may"), ("juin", "june", "jun"), ("juillet", "july", "jul"),
-    ("août", "aout", "august", "aug"), ("septembre", "september", "sep", "sept"),
-    ("octobre", "october", "oct"), ("novembre", "november", "nov"), ("décembre", "decembre", "december", "dec"),
-]) for m in names}
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("janvier", "january", "jan"),
+            ("février", "fevrier", "february", "feb"),
+            ("mars", "march", "mar"),
+            ("avril", "april", "apr"),
+            ("mai", "may"),
+            ("juin", "june", "jun"),
+            ("juillet", "july", "jul"),
+            ("août", "aout", "august", "aug"),
+            ("septembre", "september", "sep", "sept"),
+            ("octobre", "october", "oct"),
+            ("novembre", "november", "nov"),
+            ("décembre", "decembre", "december", "dec"),
+        ]
+    )
+    for m in names
+}
 
 
 def parse_date(value: str) -> str:

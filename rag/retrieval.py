@@ -16,6 +16,7 @@ slot, not several: the earliest copy, with the others' documents in `Hit.also_in
 >>> hits[0].title, hits[0].sentences[0]               # doctest: +SKIP
 ('L’Europe écartée ...', (120, 245, 0.861))
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dates import DateRange, without_phrase
 from .duplicates import fold
 from .duplicates import groups as duplicate_groups
-from .dates import DateRange, without_phrase
 from .embedding import Embedder
 from .indexing import expected_settings
 from .schema import Hit
@@ -56,7 +57,7 @@ class Retriever:
         self.index: LoadedIndex = index or store.load(expected_settings(settings, embedder))
 
     @classmethod
-    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
+    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Retriever:
         settings = settings or Settings.from_env()
         return cls(IndexStore(settings.index_dir), embedder or Embedder.load(settings), settings)
 
@@ -69,9 +70,15 @@ class Retriever:
                     self.index = self.store.load(expected_settings(self.settings, self.embedder))
         return self.index
 
-    def search(self, query: str, k: int | None = None, mode: str = "hybrid",
-               filters: Filters | None = None, query_vector: np.ndarray | None = None,
-               dates: DateRange | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+        query_vector: np.ndarray | None = None,
+        dates: DateRange | None = None,
+    ) -> list[Hit]:
         """Top-k passages for `query`, best first. mode: "hybrid", "dense" or "bm25".
 
         `dates` (rag.dates.parse_period) favours, never filters: passages dated in its range get
@@ -109,7 +116,7 @@ class Retriever:
         rows = np.unique(np.concatenate([dense_rows, bm25_rows, favoured])).astype(np.int64)
         if len(rows) == 0:
             return []
-        cosine, mean = chunk_cosines(index, q, rows)          # once, for every candidate
+        cosine, mean = chunk_cosines(index, q, rows)  # once, for every candidate
         dense = cosine + self.settings.sentence_mean_weight * mean
         dense_top = dense[np.searchsorted(rows, dense_rows)]  # the dense ranking's own scores
         fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth)
@@ -123,17 +130,33 @@ class Retriever:
             fused = fused + self.settings.date_weight * date_bonus([index.chunks[r].date for r in rows], dates, fused)
         order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))
         hits = []
+        assert index.units is not None and index.chunk_units is not None  # set by LoadedIndex.__post_init__
         for i, score, also_in in distinct_passages(index, rows, fused, order, k, q):
             row = int(rows[i])
             c = index.chunks[row]
             a, b = index.chunk_units[row]
             sims = index.vectors[a:b] @ q
-            sentences = tuple((int(index.units[u][0]), int(index.units[u][1]), float(x))
-                              for u, x in zip(range(a, b), sims))
-            hits.append(Hit(doc=c.doc, start=c.start, end=c.end, text=c.text, score=score, title=c.title,
-                            date=c.date, chunk_id=row, dense_score=float(cosine[i]),
-                            bm25_score=float(bm25[row]) if bm25 is not None else None, sentences=sentences,
-                            page=c.page, page_breaks=c.page_breaks, also_in=also_in))
+            sentences = tuple(
+                (int(index.units[u][0]), int(index.units[u][1]), float(x)) for u, x in zip(range(a, b), sims)
+            )
+            hits.append(
+                Hit(
+                    doc=c.doc,
+                    start=c.start,
+                    end=c.end,
+                    text=c.text,
+                    score=score,
+                    title=c.title,
+                    date=c.date,
+                    chunk_id=row,
+                    dense_score=float(cosine[i]),
+                    bm25_score=float(bm25[row]) if bm25 is not None else None,
+                    sentences=sentences,
+                    page=c.page,
+                    page_breaks=c.page_breaks,
+                    also_in=also_in,
+                )
+            )
         return hits
 
     def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth) -> np.ndarray:
@@ -160,12 +183,12 @@ class Retriever:
         # A chunk has ~6 units and neighbours share one: 4x depth units give >= depth chunks.
         m = min(len(index.vectors), 4 * depth)
         _, ids = index.dense.search(q[None, :].astype(np.float32), m)
-        rows: dict[int, None] = {}          # results come best first: insertion order is the ranking
+        ranked: dict[int, None] = {}  # results come best first: insertion order is the ranking
         for u in ids[0]:
             if u >= 0:
                 for row in range(index.unit_first_chunk[u], index.unit_last_chunk[u] + 1):
-                    rows.setdefault(int(row))
-        return np.fromiter(rows, np.int64, len(rows))[:depth]
+                    ranked.setdefault(int(row))
+        return np.fromiter(ranked, np.int64, len(ranked))[:depth]
 
     @staticmethod
     def _allowed_rows(index: LoadedIndex, filters: Filters) -> np.ndarray:
@@ -182,11 +205,12 @@ class Retriever:
         return mask
 
 
-DUPLICATE_POOL = 3     # near-duplicates are looked for among the top DUPLICATE_POOL * k candidates
+DUPLICATE_POOL = 3  # near-duplicates are looked for among the top DUPLICATE_POOL * k candidates
 
 
-def distinct_passages(index: LoadedIndex, rows: np.ndarray, fused: np.ndarray, order: list[int], k: int,
-                      q: np.ndarray) -> list[tuple[int, float, tuple[str, ...]]]:
+def distinct_passages(
+    index: LoadedIndex, rows: np.ndarray, fused: np.ndarray, order: list[int], k: int, q: np.ndarray
+) -> list[tuple[int, float, tuple[str, ...]]]:
     """The k best candidates once near-duplicates are collapsed: (candidate, score, also_in).
 
     Copies of one passage (rag/duplicates.py) take the place and the score of the best
@@ -197,7 +221,7 @@ def distinct_passages(index: LoadedIndex, rows: np.ndarray, fused: np.ndarray, o
     about one briefing's own line gets that briefing. Only the top `DUPLICATE_POOL * k`
     candidates are compared, and all of them when that leaves fewer than k passages.
     """
-    for pool in (order[:DUPLICATE_POOL * k], order):
+    for pool in (order[: DUPLICATE_POOL * k], order):
         groups = duplicate_groups([index.chunks[int(rows[i])].text for i in pool])
         if len(groups) >= k or len(pool) == len(order):
             break
@@ -207,27 +231,31 @@ def distinct_passages(index: LoadedIndex, rows: np.ndarray, fused: np.ndarray, o
         eligible = members
         if len(members) > 1:
             best = " ".join(_closest_sentence(index, int(rows[members[0]]), q))
-            eligible = [i for i in members
-                        if f" {best} " in " {} ".format(" ".join(fold(index.chunks[int(rows[i])].text)))]
+            eligible = [
+                i for i in members if f" {best} " in " {} ".format(" ".join(fold(index.chunks[int(rows[i])].text)))
+            ]
         keep = min(eligible, key=lambda i: (index.chunks[int(rows[i])].date or "9999", -fused[i], rows[i]))
         doc = index.chunks[int(rows[keep])].doc
-        also_in = tuple(dict.fromkeys(index.chunks[int(rows[i])].doc for i in members
-                                      if index.chunks[int(rows[i])].doc != doc))
+        also_in = tuple(
+            dict.fromkeys(index.chunks[int(rows[i])].doc for i in members if index.chunks[int(rows[i])].doc != doc)
+        )
         picks.append((keep, float(fused[members[0]]), also_in))
     return picks
 
 
 def _closest_sentence(index: LoadedIndex, row: int, q: np.ndarray) -> tuple[str, ...]:
     """The folded words of a chunk's sentence closest to the question."""
+    assert index.units is not None and index.chunk_units is not None  # set by LoadedIndex.__post_init__
     a, b = index.chunk_units[row]
     u = a + int(np.argmax(index.vectors[a:b] @ q))
     c = index.chunks[row]
     s, e = index.units[u]
-    return tuple(fold(c.text[max(0, int(s) - c.start):int(e) - c.start]))
+    return tuple(fold(c.text[max(0, int(s) - c.start) : int(e) - c.start]))
 
 
 def chunk_cosines(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cosines of each chunk in `rows` to `q`: that of its closest sentence unit, and their mean."""
+    assert index.chunk_units is not None  # set by LoadedIndex.__post_init__
     if len(rows) == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.float32)
     ranges = index.chunk_units[rows]
@@ -235,12 +263,14 @@ def chunk_cosines(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> tuple[
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     units = np.repeat(ranges[:, 0] - starts, lengths) + np.arange(lengths.sum())
     sims = index.vectors[units] @ q
-    return (np.maximum.reduceat(sims, starts).astype(np.float32),
-            (np.add.reduceat(sims, starts) / lengths).astype(np.float32))
+    return (
+        np.maximum.reduceat(sims, starts).astype(np.float32),
+        (np.add.reduceat(sims, starts) / lengths).astype(np.float32),
+    )
 
 
-NEWEST_HALF_LIFE = 7.0       # days
-NEWEST_AMONG = 10            # "the newest" is that of the passages ranked this high without dates
+NEWEST_HALF_LIFE = 7.0  # days
+NEWEST_AMONG = 10  # "the newest" is that of the passages ranked this high without dates
 
 
 def date_bonus(dates: list[str], period: DateRange, scores: np.ndarray | None = None) -> np.ndarray:
@@ -262,8 +292,7 @@ def date_bonus(dates: list[str], period: DateRange, scores: np.ndarray | None = 
         days = {d: _ordinal(d) for d in known}
         best = range(len(dates)) if scores is None else np.argsort(-np.asarray(scores), kind="stable")[:NEWEST_AMONG]
         newest = max((days[dates[i]] for i in best if dates[i]), default=max(days.values()))
-        bonus = np.maximum(bonus, [0.5 ** max(0, (newest - days[d]) / NEWEST_HALF_LIFE) if d else 0.0
-                                   for d in dates])
+        bonus = np.maximum(bonus, [0.5 ** max(0, (newest - days[d]) / NEWEST_HALF_LIFE) if d else 0.0 for d in dates])
     return bonus
 
 

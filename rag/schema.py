@@ -4,6 +4,7 @@ Document -> Chunk -> Hit -> (LLM) -> Answer with Citations.
 Field names of `Hit`, `Answer` and `Citation` are a public contract: clients
 (the web chat, scripts) are written against them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,12 +14,12 @@ from dataclasses import dataclass, field
 class Document:
     """A source file as the loader read it. Offsets elsewhere index into `text`."""
 
-    path: str          # absolute path of the source file
-    text: str          # full text as extracted (spans point into this)
+    path: str  # absolute path of the source file
+    text: str  # full text as extracted (spans point into this)
     title: str
-    date: str          # ISO date (YYYY-MM-DD), from the document or the file's mtime
-    sha256: str        # hash of the raw bytes, drives incremental re-indexing
-    format: str        # "txt", "md", "pdf", "docx", "html"
+    date: str  # ISO date (YYYY-MM-DD), from the document or the file's mtime
+    sha256: str  # hash of the raw bytes, drives incremental re-indexing
+    format: str  # "txt", "md", "pdf", "docx", "html"
     # PDF: where each page starts in `text`, one offset per page of the file (page n starts at
     # pages[n - 1]; an empty page starts where the next one does). () for formats without pages.
     pages: tuple[int, ...] = ()
@@ -32,15 +33,18 @@ class Document:
         if not self.pages:
             return None
         from bisect import bisect_right
+
         # Empty pages share their start with the next page: the last page starting at or before wins.
         return max(1, bisect_right(self.pages, offset))
 
     def page_breaks(self, start: int, end: int) -> tuple[tuple[int, int], ...]:
         """(offset, page) of each page that begins inside text[start:end] (after `start`)."""
         first = self.page_at(start)
-        return tuple((offset, number) for number, offset in enumerate(self.pages, start=1)
-                     if start < offset < end and first is not None and number > first
-                     and self.page_at(offset) == number)
+        return tuple(
+            (offset, number)
+            for number, offset in enumerate(self.pages, start=1)
+            if start < offset < end and first is not None and number > first and self.page_at(offset) == number
+        )
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Chunk:
     text: str
     title: str = ""
     date: str = ""
-    page: int | None = None    # PDF page (1-based) of `start`; None for formats without pages
+    page: int | None = None  # PDF page (1-based) of `start`; None for formats without pages
     # (offset, page) where a later page begins inside the passage (a passage across a page break)
     page_breaks: tuple[tuple[int, int], ...] = ()
 
@@ -82,16 +86,17 @@ class Hit:
     title: str = ""
     date: str = ""
     chunk_id: int = -1
-    dense_score: float | None = None   # cosine similarity of its closest sentence to the question
-    bm25_score: float | None = None    # BM25 score, when keyword retrieval saw it
+    dense_score: float | None = None  # cosine similarity of its closest sentence to the question
+    bm25_score: float | None = None  # BM25 score, when keyword retrieval saw it
     # its sentence units: (start, end) in the document and their cosine to the question
     sentences: tuple[tuple[int, int, float], ...] = ()
-    page: int | None = None            # PDF page (1-based) the passage starts on; None without pages
-    page_breaks: tuple[tuple[int, int], ...] = ()   # (offset, page) of pages beginning inside it
+    page: int | None = None  # PDF page (1-based) the passage starts on; None without pages
+    page_breaks: tuple[tuple[int, int], ...] = ()  # (offset, page) of pages beginning inside it
 
     def page_at(self, offset: int) -> int | None:
         """The PDF page of a document offset inside this passage (None without pages)."""
         return page_in(self.page, self.page_breaks, offset)
+
     # other documents holding (nearly) the same passage, e.g. one wire story pasted in several briefings
     also_in: tuple[str, ...] = ()
 
@@ -111,8 +116,8 @@ class Citation:
     # document, like start/end), for highlighting; -1 when unknown.
     quote_start: int = -1
     quote_end: int = -1
-    page: int | None = None            # PDF page (1-based) of the quote (else of the passage); None without pages
-    also_in: tuple[str, ...] = ()      # other documents holding (nearly) the same passage
+    page: int | None = None  # PDF page (1-based) of the quote (else of the passage); None without pages
+    also_in: tuple[str, ...] = ()  # other documents holding (nearly) the same passage
 
 
 @dataclass
@@ -124,9 +129,9 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     question: str = ""
     language: str = "fr"
-    query: str = ""                                   # the search query actually used
-    hits: list[Hit] = field(default_factory=list)     # the passages shown to the LLM
-    raw_text: str = ""                                # the LLM's output before grounding
+    query: str = ""  # the search query actually used
+    hits: list[Hit] = field(default_factory=list)  # the passages shown to the LLM
+    raw_text: str = ""  # the LLM's output before grounding
     timings: dict[str, float] = field(default_factory=dict)
     # How the answer was reached, for evaluation and debugging (not a stable contract):
     # "shown" the (doc, start, end) sentences the LLM saw, "refused_by" the stage that said

@@ -6,6 +6,7 @@ a crash becomes a clear message instead of a dead interpreter.
 
     python -m rag.selfcheck
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -31,10 +32,12 @@ def check_llm(timeout: float = 300) -> tuple[bool, str]:
         text, _, simd = proc.stdout.strip().partition("\n")
         return True, f"llama.cpp OK (continuation: {text.strip()!r}; CPU features: {simd or 'unknown'})"
     if proc.returncode < 0:
-        return False, (f"llama.cpp crashed (signal {-proc.returncode}) on a short prompt. "
-                       "llama-cpp-python was probably built with -march=native: rebuild it with "
-                       "`pip cache remove llama_cpp_python && CMAKE_ARGS=-DGGML_NATIVE=OFF "
-                       ".venv/bin/pip install --force-reinstall --no-deps llama-cpp-python==0.3.36`")
+        return False, (
+            f"llama.cpp crashed (signal {-proc.returncode}) on a short prompt. "
+            "llama-cpp-python was probably built with -march=native: rebuild it with "
+            "`pip cache remove llama_cpp_python && CMAKE_ARGS=-DGGML_NATIVE=OFF "
+            ".venv/bin/pip install --force-reinstall --no-deps llama-cpp-python==0.3.36`"
+        )
     last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
     return False, f"llama.cpp check failed: {last}"
 

@@ -8,6 +8,7 @@ Every field can be overridden by an environment variable `RAG_<FIELD>` (e.g.
 >>> s.top_k
 5
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,7 @@ def _default_models_dir() -> str:
 @dataclass(frozen=True)
 class Settings:
     # --- where things live ---------------------------------------------------
-    index_dir: str = "index"            # built index (relative to the working directory)
+    index_dir: str = "index"  # built index (relative to the working directory)
     models_dir: str = dataclasses.field(default_factory=_default_models_dir)
     # embedder: a sentence-transformers folder; empty = the converted multilingual-e5-small
     embed_model: str = ""
@@ -39,23 +40,23 @@ class Settings:
     # and what is shown as a passage. With sentence-level dense scores, 130-word chunks beat
     # 100-word ones on PIAF dev (bench/README.md: tuned on half A of the articles, recall within
     # 3,000 characters 0.933 -> 0.939, recall@1 0.775 -> 0.798); 150 words lost on half A.
-    chunk_words: int = 130              # target words per chunk (sentences are never cut)
-    chunk_max_words: int = 200          # hard cap, except a single sentence longer than it
+    chunk_words: int = 130  # target words per chunk (sentences are never cut)
+    chunk_max_words: int = 200  # hard cap, except a single sentence longer than it
     # Overlap 2 did not win on half A with sentence-level dense scores either (0.936 vs 0.939).
-    chunk_overlap: int = 1              # sentences repeated from the previous chunk
+    chunk_overlap: int = 1  # sentences repeated from the previous chunk
 
     # --- retrieval -----------------------------------------------------------
-    top_k: int = 4                      # passages given to the LLM (and returned by search)
-    candidates: int = 50                # per-retriever depth before fusion
+    top_k: int = 4  # passages given to the LLM (and returned by search)
+    candidates: int = 50  # per-retriever depth before fusion
     # Fusion (rag/retrieval.py): "convex" adds the z-normalised dense and BM25 scores with these
     # weights; "rrf" is reciprocal rank fusion with the constant rrf_k. On PIAF dev (bench/tune.py,
     # both halves) convex fusion beat RRF by ~4 points of recall@1 with equal weights.
     fusion: str = "convex"
-    dense_weight: float = 1.0           # weight of the dense score: closest sentence's cosine + ...
-    sentence_mean_weight: float = 0.2   # ... this share of the mean cosine of the chunk's sentences
-    bm25_weight: float = 1.0            # weight of the keyword score
-    rrf_k: int = 60                     # reciprocal rank fusion constant (fusion="rrf")
-    doc_weight: float = 0.2             # share of the document's best fused score added to each passage
+    dense_weight: float = 1.0  # weight of the dense score: closest sentence's cosine + ...
+    sentence_mean_weight: float = 0.2  # ... this share of the mean cosine of the chunk's sentences
+    bm25_weight: float = 1.0  # weight of the keyword score
+    rrf_k: int = 60  # reciprocal rank fusion constant (fusion="rrf")
+    doc_weight: float = 0.2  # share of the document's best fused score added to each passage
     # A question about a period ("le 20 mai", "last week", rag/dates.py) adds this to the fused score
     # of the passages dated in it (the newest get up to this much for "latest"); 0 = ignore dates in
     # questions. The fused score adds two z-scores: over the sample briefings, on-topic passages score
@@ -101,13 +102,13 @@ class Settings:
     # CPU layout at load; with a mapping, the file's pages stay resident beside that copy: +590 MB of
     # RSS for the same arithmetic (bench/memory.py; identical logits). Reading costs ~1 s at start.
     llm_mmap: bool = False
-    n_threads: int = 0                  # 0 = all cores
+    n_threads: int = 0  # 0 = all cores
     max_tokens: int = 160
     temperature: float = 0.0
-    max_question_chars: int = 2000      # longer questions are rejected with a clear error
+    max_question_chars: int = 2000  # longer questions are rejected with a clear error
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         """Defaults, then `RAG_*` environment variables, then explicit overrides (None ignored)."""
         values = {}
         for f in fields(cls):
@@ -117,7 +118,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property

@@ -23,6 +23,7 @@ loaded with pickle.
 >>> len(idx.chunks), idx.manifest["embedder"]["name"]    # doctest: +SKIP
 (42, 'multilingual-e5-small')
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,7 @@ from .schema import Chunk
 
 # 2: dense vectors per sentence unit instead of per chunk (small-to-big retrieval, bench/README.md)
 FORMAT_VERSION = 2
-FLAT_MAX = 50_000            # exact search up to this many vectors, IVF above (see make_faiss)
+FLAT_MAX = 50_000  # exact search up to this many vectors, IVF above (see make_faiss)
 
 
 @dataclass
@@ -51,14 +53,14 @@ class LoadedIndex:
     Without `units` (benchmarks on synthetic vectors) each chunk is its own single unit.
     """
 
-    path: Path | None          # None for an index made in memory (benchmarks)
+    path: Path | None  # None for an index made in memory (benchmarks)
     manifest: dict
     chunks: list[Chunk]
-    vectors: np.ndarray        # one row per unit
-    dense: object              # faiss.Index over `vectors`
-    bm25: BM25Index            # one document per chunk
-    units: np.ndarray | None = None         # (n_units, 2) start, end in the unit's document
-    chunk_units: np.ndarray | None = None   # (n_chunks, 2) first, stop unit rows
+    vectors: np.ndarray  # one row per unit
+    dense: Any  # faiss.Index over `vectors` (an IndexFlatIP or an IndexIVFFlat)
+    bm25: BM25Index  # one document per chunk
+    units: np.ndarray | None = None  # (n_units, 2) start, end in the unit's document
+    chunk_units: np.ndarray | None = None  # (n_chunks, 2) first, stop unit rows
 
     def __post_init__(self):
         if self.chunk_units is None:
@@ -89,14 +91,15 @@ def make_faiss(vectors: np.ndarray):
 
     n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
     if n <= FLAT_MAX:
-        index = faiss.IndexFlatIP(dim or 1)
+        index: faiss.Index = faiss.IndexFlatIP(dim or 1)
     else:
         # k-means wants ~40+ training points per list
         nlist = max(1, min(int(4 * np.sqrt(n)), n // 40))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         train = vectors[np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)]
-        index.train(np.ascontiguousarray(train))
-        index.nprobe = max(16, nlist // 16)         # saved with the index
+        ivf.train(np.ascontiguousarray(train))
+        ivf.nprobe = max(16, nlist // 16)  # saved with the index
+        index = ivf
     if n:
         index.add(vectors)
     return index
@@ -139,16 +142,22 @@ class IndexStore:
             dense = faiss.read_index(str(gen / "dense.faiss"))
             bm25 = BM25Index.load(gen / "bm25", len(chunks))
         except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as e:
-            raise IndexCorrupt(f"index at {gen} is damaged ({type(e).__name__}: {e}). "
-                               f"Rebuild it: rag index build <folder> --full") from None
+            raise IndexCorrupt(
+                f"index at {gen} is damaged ({type(e).__name__}: {e}). Rebuild it: rag index build <folder> --full"
+            ) from None
         n = manifest.get("counts", {}).get("chunks")
         n_units = manifest.get("counts", {}).get("units")
-        if not (len(chunks) == n == len(chunk_units) and bm25.n_docs == n
-                and len(units) == n_units == dense.ntotal == vectors.shape[0]
-                and (n == 0 or (chunk_units.min() >= 0 and chunk_units.max() <= n_units))):
-            raise IndexCorrupt(f"index at {gen} is inconsistent (chunks {len(chunks)}, units {len(units)}, "
-                               f"vectors {vectors.shape[0]}, faiss {dense.ntotal}, manifest {n}/{n_units}). "
-                               f"Rebuild it: rag index build <folder> --full")
+        if not (
+            len(chunks) == n == len(chunk_units)
+            and bm25.n_docs == n
+            and len(units) == n_units == dense.ntotal == vectors.shape[0]
+            and (n == 0 or (chunk_units.min() >= 0 and chunk_units.max() <= n_units))
+        ):
+            raise IndexCorrupt(
+                f"index at {gen} is inconsistent (chunks {len(chunks)}, units {len(units)}, "
+                f"vectors {vectors.shape[0]}, faiss {dense.ntotal}, manifest {n}/{n_units}). "
+                f"Rebuild it: rag index build <folder> --full"
+            )
         return LoadedIndex(gen, manifest, chunks, vectors, dense, bm25, units, chunk_units)
 
     def _require_current(self) -> Path:
@@ -162,8 +171,10 @@ class IndexStore:
         try:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise IndexCorrupt(f"index manifest {gen / 'manifest.json'} is unreadable ({e}). "
-                               "Rebuild it: rag index build <folder> --full") from None
+            raise IndexCorrupt(
+                f"index manifest {gen / 'manifest.json'} is unreadable ({e}). "
+                "Rebuild it: rag index build <folder> --full"
+            ) from None
         if not isinstance(manifest, dict):
             raise IndexCorrupt(f"index manifest {gen / 'manifest.json'} is not an object. Rebuild it.")
         return manifest
@@ -178,12 +189,15 @@ class IndexStore:
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
-            raise IndexBusy(f"another build is running on {self.root.resolve()}; "
-                            "wait for it to finish (the current index stays usable meanwhile)") from None
+            raise IndexBusy(
+                f"another build is running on {self.root.resolve()}; "
+                "wait for it to finish (the current index stays usable meanwhile)"
+            ) from None
         return lock
 
-    def write(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, units: np.ndarray,
-              chunk_units: np.ndarray) -> Path:
+    def write(
+        self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, units: np.ndarray, chunk_units: np.ndarray
+    ) -> Path:
         """Write a complete new generation, then make it live atomically. Caller holds the lock.
 
         `vectors[i]` embeds unit `units[i]`; chunk j is made of units `chunk_units[j]` = [first, stop).
@@ -195,15 +209,17 @@ class IndexStore:
         tmp = self.root / f".tmp-{name}"
         tmp.mkdir(parents=True)
         try:
-            manifest = dict(manifest, format=FORMAT_VERSION, counts=dict(manifest.get("counts", {}),
-                                                                          chunks=len(chunks), units=len(units)))
+            manifest = dict(
+                manifest,
+                format=FORMAT_VERSION,
+                counts=dict(manifest.get("counts", {}), chunks=len(chunks), units=len(units)),
+            )
             with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
                 for c in chunks:
                     f.write(json.dumps(_record(c), ensure_ascii=False) + "\n")
             np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
             np.save(tmp / "units.npy", np.asarray(units, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
-            np.save(tmp / "chunk_units.npy", np.asarray(chunk_units, dtype=np.int64).reshape(-1, 2),
-                    allow_pickle=False)
+            np.save(tmp / "chunk_units.npy", np.asarray(chunk_units, dtype=np.int64).reshape(-1, 2), allow_pickle=False)
             faiss.write_index(make_faiss(vectors), str(tmp / "dense.faiss"))
             (tmp / "bm25").mkdir()
             BM25Index.build([searchable_text(c) for c in chunks]).save(tmp / "bm25")
@@ -215,7 +231,7 @@ class IndexStore:
             pointer_tmp.write_text(name)
             _fsync_file(pointer_tmp)
             previous = self.current()
-            os.replace(pointer_tmp, self.root / "CURRENT")     # the atomic switch
+            os.replace(pointer_tmp, self.root / "CURRENT")  # the atomic switch
             _fsync_dir(self.root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -265,13 +281,16 @@ def unit_text(title: str, sentence: str) -> str:
 
 def check_compatible(manifest: dict, expect: dict, root: Path) -> None:
     if manifest.get("format") != FORMAT_VERSION:
-        raise IndexIncompatible(f"index at {root} has format {manifest.get('format')}, this version reads "
-                                f"{FORMAT_VERSION}. Rebuild it: rag index build <folder> --full")
+        raise IndexIncompatible(
+            f"index at {root} has format {manifest.get('format')}, this version reads "
+            f"{FORMAT_VERSION}. Rebuild it: rag index build <folder> --full"
+        )
     for key in ("embedder", "chunking"):
         if key in expect and manifest.get(key) != expect[key]:
             raise IndexIncompatible(
                 f"index at {root} was built with other {key} settings ({manifest.get(key)}; now {expect[key]}). "
-                f"Rebuild it: rag index build <folder> --full")
+                f"Rebuild it: rag index build <folder> --full"
+            )
 
 
 def _fsync_file(path: Path) -> None:

@@ -10,6 +10,7 @@ itself: changes that arrive while it runs are merged into exactly one more call.
 >>> w = FolderWatcher("samples/briefings", lambda changes: print(len(changes), "changed")).start()  # doctest: +SKIP
 >>> w.stop()                                                                                          # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 Changes = set[tuple[int, str]]
 
 
-def is_relevant(folder: str | os.PathLike, path: str | os.PathLike, deleted: bool = False,
-                ignore: Iterable[str | os.PathLike] = ()) -> bool:
+def is_relevant(
+    folder: str | os.PathLike, path: str | os.PathLike, deleted: bool = False, ignore: Iterable[str | os.PathLike] = ()
+) -> bool:
     """Whether a change to `path` can change the index of `folder`.
 
     Supported briefings count; hidden entries (skipped by the loader too), editor and
@@ -71,14 +73,20 @@ class FolderWatcher:
     >>> w.stop()                                                                          # doctest: +SKIP
     """
 
-    def __init__(self, folder: str | os.PathLike, on_change: Callable[[Changes], object],
-                 debounce_ms: int = 1600, step_ms: int = 300, ignore: Iterable[str | os.PathLike] = ()):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        on_change: Callable[[Changes], object],
+        debounce_ms: int = 1600,
+        step_ms: int = 300,
+        ignore: Iterable[str | os.PathLike] = (),
+    ):
         self.folder = Path(folder).resolve()
         self.on_change = on_change
         self.debounce_ms, self.step_ms = debounce_ms, step_ms
         self.ignore = [os.path.abspath(p) for p in ignore]
-        self.error = ""                      # the last failure of the watcher or of on_change
-        self.calls = 0                       # completed on_change calls
+        self.error = ""  # the last failure of the watcher or of on_change
+        self.calls = 0  # completed on_change calls
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._ready = threading.Event()
@@ -92,8 +100,10 @@ class FolderWatcher:
         """Start watching; returns once the OS watch is in place (so no change after it is missed)."""
         if not self.folder.is_dir():
             raise FileNotFoundError(f"cannot watch {self.folder}: not a folder")
-        self._threads = [threading.Thread(target=self._watch, name=f"watch {self.folder.name}", daemon=True),
-                         threading.Thread(target=self._work, name=f"sync {self.folder.name}", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._watch, name=f"watch {self.folder.name}", daemon=True),
+            threading.Thread(target=self._work, name=f"sync {self.folder.name}", daemon=True),
+        ]
         for t in self._threads:
             t.start()
         self._ready.wait(timeout)
@@ -134,9 +144,16 @@ class FolderWatcher:
 
         try:
             # yield_on_timeout: the first (empty) yield tells that the OS watch is set up
-            for changes in watch(self.folder, watch_filter=self._keep, debounce=self.debounce_ms,
-                                 step=self.step_ms, stop_event=self._stop, rust_timeout=500,
-                                 yield_on_timeout=True, raise_interrupt=False):
+            for changes in watch(
+                self.folder,
+                watch_filter=self._keep,
+                debounce=self.debounce_ms,
+                step=self.step_ms,
+                stop_event=self._stop,
+                rust_timeout=500,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+            ):
                 self._ready.set()
                 if changes:
                     log.info("changes in %s: %s", self.folder, sorted(p for _, p in changes))
@@ -160,9 +177,9 @@ class FolderWatcher:
                 self._busy = True
             try:
                 self.on_change(changes)
-                if self.running:            # keep a watcher failure visible
+                if self.running:  # keep a watcher failure visible
                     self.error = ""
-            except Exception as e:          # keep watching: the next change retries
+            except Exception as e:  # keep watching: the next change retries
                 self.error = f"{type(e).__name__}: {e}"
                 log.exception("on_change failed for %s", self.folder)
             finally:

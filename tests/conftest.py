@@ -1,4 +1,5 @@
 """Shared fixtures: the real models (prepared by `make test`) and a sample index built once."""
+
 from __future__ import annotations
 
 import os

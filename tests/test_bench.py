@@ -4,6 +4,7 @@ Only behaviour is checked here (the figures exist, re-sync re-embeds only the
 changed file, approximate search finds the exact neighbours); timings are the
 benchmarks' business, not the tests'.
 """
+
 import json
 import os
 import subprocess
@@ -16,10 +17,16 @@ from conftest import ROOT, SAMPLES
 
 def run_bench(module: str, *args: str, out) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.run([sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "┃" in proc.stdout or "|" in proc.stdout          # a table was printed
+    assert "┃" in proc.stdout or "|" in proc.stdout  # a table was printed
     return json.loads((out / f"{module}.json").read_text())
 
 
@@ -28,14 +35,15 @@ def test_build_bench_on_the_samples(tmp_path):
     assert r["documents"] >= 8 and r["chunks"] > r["documents"]
     assert r["build_s"] > 0 and r["bare_embed_s"] > 0 and r["embed_s"] <= r["build_s"]
     assert r["units"] > r["chunks"] and r["bare_embed_chunks_s"] > 0
-    assert r["resync_nochange_wrote"] is False                 # nothing changed: nothing rewritten
+    assert r["resync_nochange_wrote"] is False  # nothing changed: nothing rewritten
     assert r["one_file_reembedded"] == r["one_file_chunks"] < r["one_file_total_chunks"]
     assert r["machine"]["nproc"] >= 1
 
 
 def test_search_bench_exercises_exact_and_approximate_indexes(tmp_path):
-    r = run_bench("search", "--corpus", str(SAMPLES), "--sizes", "30,3000", "--queries", "5", "--flat-max", "1000",
-                  out=tmp_path)
+    r = run_bench(
+        "search", "--corpus", str(SAMPLES), "--sizes", "30,3000", "--queries", "5", "--flat-max", "1000", out=tmp_path
+    )
     small, large = r["sizes"]
     assert small["chunks"] == 30 and small["faiss"] == "IndexFlatIP" and small["recall@10_vs_exact"] == 1.0
     assert large["chunks"] == 3000 and large["faiss"] != "IndexFlatIP"
@@ -64,15 +72,21 @@ def test_answer_bench_on_the_example_questions(tmp_path):
     rows = r["answers"]["questions"]
     assert len(rows) == 1 and all(x["found"] and x["prompt_tokens"] > 50 for x in rows)
     assert all(x["ttft_s"] > 0 and x["bare_ttft_s"] > 0 for x in rows)
-    assert r["answers"]["sequence"] == {}                      # the sequence needs two questions
+    assert r["answers"]["sequence"] == {}  # the sequence needs two questions
     server = r["server"]
     assert server["questions"] == 1 and server["rss_after_mb"] > 100 and server["peak_rss_mb"] >= server["rss_after_mb"]
 
 
 def test_refusal_thresholds_are_chosen_from_a_logged_run(tmp_path):
     def row(p_yes, dense, correct, found=True):
-        return {"found": found, "correct": correct, "citation_hits": int(correct), "citations": 1,
-                "trace": {"gate": {"dense": dense, "coverage": 0.5, "missing": []}, "p_yes": p_yes}}
+        return {
+            "found": found,
+            "correct": correct,
+            "citation_hits": int(correct),
+            "citations": 1,
+            "trace": {"gate": {"dense": dense, "coverage": 0.5, "missing": []}, "p_yes": p_yes},
+        }
+
     # answerable questions: the model says yes; without their documents: it mostly says no
     present = [row(0.9 + i / 1000, 0.85, i % 4 != 0) for i in range(40)]
     absent = [row(0.2 if i % 5 else 0.95, 0.85, False) for i in range(40)]
@@ -80,5 +94,5 @@ def test_refusal_thresholds_are_chosen_from_a_logged_run(tmp_path):
     logged.write_text(json.dumps({"details": {"answers": present, "refusal": absent}}))
     r = run_bench("refusal", str(logged), out=tmp_path)
     chosen = r["French questions (same language)"]
-    assert 0.2 < chosen["thresholds"]["min_answerable"] <= 0.9          # between the two groups
+    assert 0.2 < chosen["thresholds"]["min_answerable"] <= 0.9  # between the two groups
     assert chosen["all"]["not_found_with_gold"] == 0 and chosen["all"]["not_found_without_gold"] == 0.8

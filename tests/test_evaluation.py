@@ -1,14 +1,28 @@
 """rag eval's metrics on hand-made cases, and the whole run on a tiny PIAF sample."""
+
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from rag.evaluation import (BriefingEvaluator, Question, halves, RetrievalEvaluator, as_markdown, has_meta_talk,
-                            load_questions, loss_stage, normalize, overlaps, run_eval, sample, score_answer,
-                            token_f1, translated)
+from rag.evaluation import (
+    BriefingEvaluator,
+    Question,
+    RetrievalEvaluator,
+    as_markdown,
+    halves,
+    has_meta_talk,
+    load_questions,
+    loss_stage,
+    normalize,
+    overlaps,
+    run_eval,
+    sample,
+    score_answer,
+    token_f1,
+    translated,
+)
 from rag.schema import Answer, Citation, Hit
 from rag.settings import Settings
 
@@ -57,14 +71,33 @@ def test_loss_stage_names_where_the_answer_was_lost():
     shown_elsewhere = {"shown": [("/x/a.md", 30, 40)]}
     assert loss_stage(Answer(text="Macron", found=True, hits=[hit(0, 50)], trace=shown_elsewhere), gold) == "focus"
     shown = {"shown": [("/x/a.md", 0, 25)]}
-    assert loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)], trace={**shown, "refused_by": "gate"}),
-                      gold) == "gate"
-    assert loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)],
-                             trace={**shown, "refused_by": "answerability"}), gold) == "answerability"
-    assert loss_stage(Answer(text="Macron", found=True, hits=[hit(0, 50)], raw_text="Macron", trace=shown),
-                      gold) == "generation"
-    assert loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)], raw_text="Donald Trump 12",
-                             trace={**shown, "refused_by": "verification"}), gold) == "check"
+    assert (
+        loss_stage(Answer(text="no", found=False, hits=[hit(0, 50)], trace={**shown, "refused_by": "gate"}), gold)
+        == "gate"
+    )
+    assert (
+        loss_stage(
+            Answer(text="no", found=False, hits=[hit(0, 50)], trace={**shown, "refused_by": "answerability"}), gold
+        )
+        == "answerability"
+    )
+    assert (
+        loss_stage(Answer(text="Macron", found=True, hits=[hit(0, 50)], raw_text="Macron", trace=shown), gold)
+        == "generation"
+    )
+    assert (
+        loss_stage(
+            Answer(
+                text="no",
+                found=False,
+                hits=[hit(0, 50)],
+                raw_text="Donald Trump 12",
+                trace={**shown, "refused_by": "verification"},
+            ),
+            gold,
+        )
+        == "check"
+    )
 
 
 def test_meta_talk_detection():
@@ -85,9 +118,10 @@ def test_shipped_translations_cover_the_seeded_sample():
     if not PIAF.is_dir():
         pytest.skip("../shared/eval/piaf not present")
     from rag.evaluation import TRANSLATIONS
+
     picked = sample(load_questions(PIAF / "dev.jsonl"), 300, seed=0)
     english = translated(picked, TRANSLATIONS)
-    assert [x.id for x in english] == [x.id for x in picked[:len(english)]] and len(english) >= 100
+    assert [x.id for x in english] == [x.id for x in picked[: len(english)]] and len(english) >= 100
 
 
 class FakeAssistant:
@@ -101,12 +135,20 @@ class FakeAssistant:
 
 def test_briefing_evaluator_scores_refusals_per_language():
     cite = Citation(n=1, doc="/c/a.md", title="", start=0, end=50, text="", quote_start=5, quote_end=25)
-    qs = [Question("1", "Qui ?", "Trump", "a.md", 10, 15, "fr", True),
-          Question("2", "PIB ?", "", "", -1, -1, "fr", False),
-          Question("3", "GDP?", "", "", -1, -1, "en", False),
-          Question("4", "Who?", "Trump", "a.md", 10, 15, "en", True)]
-    bot = FakeAssistant({"Qui ?": ("Trump [1].", True, [cite]), "PIB ?": ("non", False, []),
-                         "GDP?": ("It is 3% [1].", True, [cite]), "Who?": ("no", False, [])})
+    qs = [
+        Question("1", "Qui ?", "Trump", "a.md", 10, 15, "fr", True),
+        Question("2", "PIB ?", "", "", -1, -1, "fr", False),
+        Question("3", "GDP?", "", "", -1, -1, "en", False),
+        Question("4", "Who?", "Trump", "a.md", 10, 15, "en", True),
+    ]
+    bot = FakeAssistant(
+        {
+            "Qui ?": ("Trump [1].", True, [cite]),
+            "PIB ?": ("non", False, []),
+            "GDP?": ("It is 3% [1].", True, [cite]),
+            "Who?": ("no", False, []),
+        }
+    )
     m = BriefingEvaluator(qs)(bot)
     assert m["fr"]["correct"] == 1 and m["fr"]["citation_precision"] == 1 and m["fr"]["not_found_unanswerable"] == 1
     assert m["en"]["not_found_unanswerable"] == 0 and m["en"]["not_found_answerable"] == 1
@@ -120,6 +162,7 @@ class FakeRetriever:
         @staticmethod
         def queries(texts):
             import numpy as np
+
             return np.zeros((len(texts), 2), "float32")
 
     def __init__(self, hits):
@@ -132,12 +175,20 @@ class FakeRetriever:
 
 def test_retrieval_metrics_arithmetic():
     questions = [Question("1", "q1", "x", "a.md", 100, 110), Question("2", "q2", "y", "b.md", 0, 5)]
-    hit = lambda doc, s, e, *sentences: Hit(doc=f"/c/{doc}", start=s, end=e, text="t" * (e - s), score=1.0,
-                                            sentences=sentences)
-    hits = {"q1": [hit("z.md", 0, 2000, (0, 10, 0.95)),                   # relevant at rank 2, beyond 2000 chars;
-                   hit("a.md", 90, 120, (90, 100, 0.9), (100, 120, 0.2))],  # its gold sentence is not shown
-            "q2": [hit("z.md", 0, 4000, (0, 10, 0.95)),                   # relevant but past the 3000 budget;
-                   hit("b.md", 0, 50, (0, 5, 0.3))]}                        # its gold sentence fits the 25 chars
+
+    def hit(doc, s, e, *sentences):
+        return Hit(doc=f"/c/{doc}", start=s, end=e, text="t" * (e - s), score=1.0, sentences=sentences)
+
+    hits = {
+        "q1": [
+            hit("z.md", 0, 2000, (0, 10, 0.95)),  # relevant at rank 2, beyond 2000 chars;
+            hit("a.md", 90, 120, (90, 100, 0.9), (100, 120, 0.2)),
+        ],  # its gold sentence is not shown
+        "q2": [
+            hit("z.md", 0, 4000, (0, 10, 0.95)),  # relevant but past the 3000 budget;
+            hit("b.md", 0, 50, (0, 5, 0.3)),
+        ],
+    }  # its gold sentence fits the 25 chars
     m = RetrievalEvaluator(questions, ks=(1, 2))(FakeRetriever(hits))
     assert m["recall@1"] == 0 and m["recall@2"] == 1 and m["mrr@10"] == pytest.approx(0.5)
     assert m["recall@3000chars"] == 0.5
@@ -169,8 +220,9 @@ def test_run_eval_on_a_tiny_piaf_sample(tmp_path, base_settings):
         shutil.copy(PIAF / "docs" / d, corpus / d)
     subset = tmp_path / "dev.jsonl"
     subset.write_text("".join(json.dumps(x.__dict__, ensure_ascii=False) + "\n" for x in questions if x.doc in docs))
-    results = run_eval(corpus, subset, tmp_path / "work", settings=base_settings, answers=2, seed=0, cross=0,
-                       briefings=None)
+    results = run_eval(
+        corpus, subset, tmp_path / "work", settings=base_settings, answers=2, seed=0, cross=0, briefings=None
+    )
     for mode in ("dense", "bm25", "hybrid"):
         r = results["retrieval"][mode]
         assert 0 < r["recall@1"] <= r["recall@5"] <= r["recall@10"] <= 1

@@ -1,9 +1,8 @@
 """Evidence gate and citation checking, with the real embedder and sample passages."""
-import numpy as np
+
 import pytest
 
-from rag.grounding import (adds_nothing, evidence_gate, looks_not_found, strip_meta_talk, unsupported,
-                           with_markers)
+from rag.grounding import adds_nothing, evidence_gate, looks_not_found, strip_meta_talk, unsupported, with_markers
 from rag.schema import Hit
 
 TRUCE = "Le cessez-le-feu de 30 jours a été proposé par Donald Trump et soutenu par les alliés européens."
@@ -19,10 +18,14 @@ def hits_and_vectors(embedder):
 
 
 def test_meta_talk_is_removed():
-    assert strip_meta_talk("La Russie a envoyé une délégation de bas niveau, citing passage [1].") == \
-        "La Russie a envoyé une délégation de bas niveau."
-    assert strip_meta_talk("Le chiffre est relativement important, comme mentionné dans le passage [1].") == \
-        "Le chiffre est relativement important."
+    assert (
+        strip_meta_talk("La Russie a envoyé une délégation de bas niveau, citing passage [1].")
+        == "La Russie a envoyé une délégation de bas niveau."
+    )
+    assert (
+        strip_meta_talk("Le chiffre est relativement important, comme mentionné dans le passage [1].")
+        == "Le chiffre est relativement important."
+    )
     assert strip_meta_talk("According to passage [2], Trump proposed it.") == "Trump proposed it."
     assert strip_meta_talk("Trump l'a proposée [3].") == "Trump l'a proposée."
     assert strip_meta_talk("Selon le passage 2, Macron l'a soutenue.") == "Macron l'a soutenue."
@@ -35,8 +38,7 @@ def test_numbers_and_names_must_be_in_the_evidence():
     assert unsupported("Le prix est de 36 euros.", GAS, "Quel est le prix du gaz ?", True) == ([], [])
     assert unsupported("Le stock de 1 200 tonnes.", "un stock de 1200 tonnes", "", True) == ([], [])
     # a name the evidence does not hold (the neighbouring entity), caught in the same language ...
-    assert unsupported("C'est la Coalition des volontaires.", WEIMAR, "Quelle alliance ?", True)[1] == \
-        ["coalition"]
+    assert unsupported("C'est la Coalition des volontaires.", WEIMAR, "Quelle alliance ?", True)[1] == ["coalition"]
     # ... close spellings pass, and names are not compared across languages
     assert unsupported("Zelenskyy a proposé des négociations.", "Volodymyr Zelensky a proposé", "", True) == ([], [])
     assert unsupported("Putin refused.", "Poutine a refusé.", "Who refused?", False) == ([], [])
@@ -55,14 +57,20 @@ def test_markers_go_before_the_final_punctuation():
 
 def test_evidence_gate(hits_and_vectors, embedder):
     hits, vectors = hits_and_vectors
+
     def scored(q):
         qv = embedder.queries([q])[0]
-        return [Hit(h.doc, h.start, h.end, h.text, 1.0, chunk_id=h.chunk_id, dense_score=float(v @ qv))
-                for h, v in zip(hits, vectors)]
-    assert evidence_gate("Qui a proposé la trêve de 30 jours ?", scored("Qui a proposé la trêve de 30 jours ?"),
-                         0.83, 0.75).found
-    assert not evidence_gate("Quelle est la capitale de l'Australie ?",
-                             scored("Quelle est la capitale de l'Australie ?"), 0.83, 0.75).found
+        return [
+            Hit(h.doc, h.start, h.end, h.text, 1.0, chunk_id=h.chunk_id, dense_score=float(v @ qv))
+            for h, v in zip(hits, vectors)
+        ]
+
+    assert evidence_gate(
+        "Qui a proposé la trêve de 30 jours ?", scored("Qui a proposé la trêve de 30 jours ?"), 0.83, 0.75
+    ).found
+    assert not evidence_gate(
+        "Quelle est la capitale de l'Australie ?", scored("Quelle est la capitale de l'Australie ?"), 0.83, 0.75
+    ).found
     assert not evidence_gate("anything", [], 0.83, 0.75).found
 
 
@@ -73,14 +81,32 @@ def test_not_found_detection():
 
 
 def test_evidence_gate_uses_the_cross_language_threshold_only_across_languages():
-    french = [Hit("/b/a.md", 0, 80, "La trêve de trente jours a été proposée par le président américain.", 1.0,
-                  chunk_id=0, dense_score=0.81)]
-    english = [Hit("/b/a.md", 0, 80, "The thirty-day truce was proposed by the American president.", 1.0,
-                   chunk_id=0, dense_score=0.81)]
-    q = "who backed that plan?"            # no content word in common: only the cosine can let it through
-    assert evidence_gate(q, french, 0.82, 0.75, 0.80).found          # English question, French passage
-    assert not evidence_gate(q, english, 0.82, 0.75, 0.80).found     # same language: the higher bar
-    assert not evidence_gate(q, french, 0.82, 0.75).found            # no cross-language bar given
+    french = [
+        Hit(
+            "/b/a.md",
+            0,
+            80,
+            "La trêve de trente jours a été proposée par le président américain.",
+            1.0,
+            chunk_id=0,
+            dense_score=0.81,
+        )
+    ]
+    english = [
+        Hit(
+            "/b/a.md",
+            0,
+            80,
+            "The thirty-day truce was proposed by the American president.",
+            1.0,
+            chunk_id=0,
+            dense_score=0.81,
+        )
+    ]
+    q = "who backed that plan?"  # no content word in common: only the cosine can let it through
+    assert evidence_gate(q, french, 0.82, 0.75, 0.80).found  # English question, French passage
+    assert not evidence_gate(q, english, 0.82, 0.75, 0.80).found  # same language: the higher bar
+    assert not evidence_gate(q, french, 0.82, 0.75).found  # no cross-language bar given
 
 
 def test_question_terms_held_counts_the_questions_names_and_numbers():

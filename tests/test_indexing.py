@@ -1,4 +1,5 @@
 """Incremental sync, atomic replacement, locking and incompatible indexes, with the real embedder."""
+
 import json
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_build_then_sync_add_change_delete(folder, settings, embedder):
     assert [Path(p).name for p in sync.changed] == ["b.txt"]
     assert [Path(p).name for p in sync.added] == ["d.md"]
     assert [Path(p).name for p in sync.removed] == ["c.md"]
-    assert sync.embedded_chunks == 2            # only the changed and the added file
+    assert sync.embedded_chunks == 2  # only the changed and the added file
     assert docs_in_index(settings) == {"a.md", "b.txt", "d.md"}
 
     # the unchanged file kept exactly its vector; the changed one got a new one
@@ -67,9 +68,9 @@ def test_vectors_of_unchanged_files_are_reused(folder, settings, embedder):
     build_index(folder, settings=settings, embedder=embedder)
     after = IndexStore(settings.index_dir).load()
 
-    def unit_vectors(idx, name):          # the sentence-unit vectors of one file's chunks
+    def unit_vectors(idx, name):  # the sentence-unit vectors of one file's chunks
         rows = [i for i, c in enumerate(idx.chunks) if c.doc.endswith(name)]
-        return idx.vectors[idx.chunk_units[rows[0]][0]:idx.chunk_units[rows[-1]][1]]
+        return idx.vectors[idx.chunk_units[rows[0]][0] : idx.chunk_units[rows[-1]][1]]
 
     assert np.array_equal(unit_vectors(before, "a.md"), unit_vectors(after, "a.md"))
     old, new = unit_vectors(before, "b.txt"), unit_vectors(after, "b.txt")
@@ -85,12 +86,12 @@ def test_units_and_chunks_line_up_after_incremental_builds(folder, settings, emb
     assert len(idx.units) == len(idx.vectors) and idx.chunk_units[-1][1] == len(idx.units)
     for row, c in enumerate(idx.chunks):
         a, b = idx.chunk_units[row]
-        assert (idx.units[a][0], idx.units[b - 1][1]) == (c.start, c.end)   # a chunk is its units
+        assert (idx.units[a][0], idx.units[b - 1][1]) == (c.start, c.end)  # a chunk is its units
         assert all(idx.unit_first_chunk[u] <= row <= idx.unit_last_chunk[u] for u in range(a, b))
     # each unit's vector is the embedding of that sentence (with its title), wherever it came from
     c = next(c for c in idx.chunks if c.doc.endswith("e.md"))
     u = idx.chunk_units[idx.chunks.index(c)][1] - 1
-    text = c.text[idx.units[u][0] - c.start:idx.units[u][1] - c.start]
+    text = c.text[idx.units[u][0] - c.start : idx.units[u][1] - c.start]
     assert text == "Il a deux phrases."
     assert np.allclose(idx.vectors[u], embedder.passages([f"{c.title}\n{text}"])[0], atol=1e-5)
 
@@ -202,7 +203,7 @@ def test_file_deleted_or_unreadable_during_the_build(folder, settings, embedder,
         if path.name == "vanishing.md":
             path.unlink()
         if path.name == "locked.md":
-            raise rag.indexing.LoadError("permission denied")   # what read_bytes says on EACCES
+            raise rag.indexing.LoadError("permission denied")  # what read_bytes says on EACCES
         return real(path, *args)
 
     monkeypatch.setattr(rag.indexing, "read_bytes", flaky)
@@ -222,25 +223,31 @@ def test_permission_error_message(tmp_path, monkeypatch):
 
 
 PDF_PAGES = [
-    ["Rome summit. The leaders of the European Union met in Rome on Monday to discuss",
-     "the budget of the common defence fund and the rules for joint purchases of shells.",
-     "The Italian presidency wanted an agreement before the summer, but the Dutch and",
-     "the Swedish delegations asked for more time to consult their national parliaments.",
-     "A new meeting of the finance ministers is planned in Brussels at the end of June.",
-     "Diplomats said the compromise text would keep the ceiling of one hundred billion euros."],
-    [],                                                  # a blank page: still counted
-    ["Truce in Kivu. The armed groups of North Kivu signed a ceasefire in Goma on Friday,",
-     "under the mediation of Qatar and Angola, after three months of fighting near Sake.",
-     "The agreement opens humanitarian corridors for the displaced families of the region",
-     "and asks the fighters to withdraw twenty kilometres from the main roads within ten days.",
-     "Observers from the African Union will monitor the line of contact from next week.",
-     "The previous ceasefire, signed in the spring, had collapsed after only eleven days."],
-    ["Gas prices. Wholesale gas prices fell to thirty-six euros per megawatt hour in Amsterdam,",
-     "their lowest level since the winter, as storage sites filled faster than expected.",
-     "Traders pointed to mild weather, strong Norwegian flows and more liquefied gas cargoes",
-     "arriving from the United States and Qatar at the terminals of Rotterdam and Zeebrugge.",
-     "Analysts warned that a cold autumn could still push prices up before the heating season.",
-     "The European Commission kept its target of storage sites filled to ninety percent."],
+    [
+        "Rome summit. The leaders of the European Union met in Rome on Monday to discuss",
+        "the budget of the common defence fund and the rules for joint purchases of shells.",
+        "The Italian presidency wanted an agreement before the summer, but the Dutch and",
+        "the Swedish delegations asked for more time to consult their national parliaments.",
+        "A new meeting of the finance ministers is planned in Brussels at the end of June.",
+        "Diplomats said the compromise text would keep the ceiling of one hundred billion euros.",
+    ],
+    [],  # a blank page: still counted
+    [
+        "Truce in Kivu. The armed groups of North Kivu signed a ceasefire in Goma on Friday,",
+        "under the mediation of Qatar and Angola, after three months of fighting near Sake.",
+        "The agreement opens humanitarian corridors for the displaced families of the region",
+        "and asks the fighters to withdraw twenty kilometres from the main roads within ten days.",
+        "Observers from the African Union will monitor the line of contact from next week.",
+        "The previous ceasefire, signed in the spring, had collapsed after only eleven days.",
+    ],
+    [
+        "Gas prices. Wholesale gas prices fell to thirty-six euros per megawatt hour in Amsterdam,",
+        "their lowest level since the winter, as storage sites filled faster than expected.",
+        "Traders pointed to mild weather, strong Norwegian flows and more liquefied gas cargoes",
+        "arriving from the United States and Qatar at the terminals of Rotterdam and Zeebrugge.",
+        "Analysts warned that a cold autumn could still push prices up before the heating season.",
+        "The European Commission kept its target of storage sites filled to ninety percent.",
+    ],
 ]
 
 
@@ -258,7 +265,7 @@ def test_pdf_passages_carry_their_page(tmp_path, settings, embedder):
 
     hit = retriever.search("ceasefire signed in Goma under the mediation of Qatar and Angola", k=1)[0]
     assert Path(hit.doc).name == "report.pdf" and "Goma" in hit.text
-    assert hit.page == 3                           # the blank page 2 counts, as in a PDF viewer
+    assert hit.page == 3  # the blank page 2 counts, as in a PDF viewer
     assert load_file(hit.doc).page_at(hit.start) == 3
     gas = retriever.search("wholesale gas prices Amsterdam megawatt hour", k=1, mode="bm25")[0]
     assert Path(gas.doc).name == "report.pdf" and gas.page == 4
@@ -281,19 +288,20 @@ def test_index_built_before_pages_loads_and_pdfs_get_pages_on_the_next_build(tmp
     gen = IndexStore(settings.index_dir).current()
     lines = [json.loads(line) for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
     assert any(rec.get("page") == 3 for rec in lines)
-    assert not any("page" in rec for rec in lines if rec["doc"].endswith("note.txt"))    # as before pages
-    (gen / "chunks.jsonl").write_text("".join(json.dumps({k: v for k, v in rec.items()
-                                                          if k not in ("page", "page_breaks")}) + "\n"
-                                              for rec in lines), encoding="utf-8")
+    assert not any("page" in rec for rec in lines if rec["doc"].endswith("note.txt"))  # as before pages
+    (gen / "chunks.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in rec.items() if k not in ("page", "page_breaks")}) + "\n" for rec in lines),
+        encoding="utf-8",
+    )
     manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     for entry in manifest["documents"].values():
         entry.pop("pages", None)
     (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     old = IndexStore(settings.index_dir).load(expected_settings(settings, embedder))
-    assert {c.page for c in old.chunks} == {None}                  # still loadable, pages unknown
+    assert {c.page for c in old.chunks} == {None}  # still loadable, pages unknown
     report = build_index(folder, settings=settings, embedder=embedder)
-    assert [Path(p).name for p in report.recleaned] == ["report.pdf"]   # re-read for its pages only
+    assert [Path(p).name for p in report.recleaned] == ["report.pdf"]  # re-read for its pages only
     assert report.changed == [] and report.added == []
     assert [Path(p).name for p in report.unchanged] == ["note.txt"]
     new = IndexStore(settings.index_dir).load()

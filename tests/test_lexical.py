@@ -1,4 +1,5 @@
 """French/English analysis and the BM25 keyword index."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,14 +26,17 @@ def test_accent_folding():
     assert all(t.isascii() for t in analyze("négociations européennes à Genève, trêve prolongée"))
 
 
-@pytest.mark.parametrize("a, b", [
-    ("négociations", "négociation"),
-    ("européens", "européen"),
-    ("sanctions", "sanction"),
-    ("proposed", "proposes"),
-    ("negotiations", "negotiation"),
-    ("allies", "ally"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("négociations", "négociation"),
+        ("européens", "européen"),
+        ("sanctions", "sanction"),
+        ("proposed", "proposes"),
+        ("negotiations", "negotiation"),
+        ("allies", "ally"),
+    ],
+)
 def test_stemming_french_and_english(a, b):
     assert shares_term(a, b), (analyze(a), analyze(b))
 
@@ -46,7 +50,7 @@ def test_unrelated_words_do_not_share_terms():
 def test_weimar_plus_keeps_both_terms():
     terms = analyze("Weimar+")
     assert "weimar+" in terms and "weimar" in terms
-    assert "weimar+" not in analyze("Weimar")              # plain Weimar does not match Weimar+ exactly
+    assert "weimar+" not in analyze("Weimar")  # plain Weimar does not match Weimar+ exactly
 
 
 def test_numbers_kept_whole():
@@ -99,14 +103,14 @@ def test_scores_shape(index):
 def test_weimar_plus_ranks_weimar_plus_text_first(index):
     scores = index.scores("Weimar+")
     assert int(scores.argmax()) == 0
-    assert scores[0] > scores[1] > 0                       # plain "Weimar" still matches, lower
+    assert scores[0] > scores[1] > 0  # plain "Weimar" still matches, lower
     assert scores[2:].max() == 0
 
 
 def test_thirty_days_ranks_truce_text_first(index):
     scores = index.scores("30 jours")
     assert int(scores.argmax()) == 2
-    assert scores[2] > scores[3] > 0                       # "30 semaines" only shares the number
+    assert scores[2] > scores[3] > 0  # "30 semaines" only shares the number
     assert scores[[0, 1, 4, 5]].max() == 0
 
 
@@ -121,7 +125,7 @@ def test_unknown_words_give_zero_scores(index):
     assert scores.shape == (len(TEXTS),)
     assert not scores.any()
     assert not index.scores("").any()
-    assert not index.scores("le la les de").any()         # stop words only
+    assert not index.scores("le la les de").any()  # stop words only
 
 
 def test_save_load_round_trip(index, tmp_path):

@@ -1,12 +1,17 @@
 """The LLM layer with the real model: deterministic prompts, probabilities, forced text, greedy generation."""
+
 import pytest
 
 pytestmark = pytest.mark.slow
 
-ASK = [{"role": "system", "content": "Answer with one word."},
-       {"role": "user", "content": "What is the capital of France?"}]
-OTHER = [{"role": "system", "content": "Tu réponds en français, très brièvement."},
-         {"role": "user", "content": "Quelle est la couleur du ciel ?"}]
+ASK = [
+    {"role": "system", "content": "Answer with one word."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
+OTHER = [
+    {"role": "system", "content": "Tu réponds en français, très brièvement."},
+    {"role": "user", "content": "Quelle est la couleur du ciel ?"},
+]
 
 
 def read(llm, messages):
@@ -18,11 +23,11 @@ def read(llm, messages):
 
 def test_same_prompt_same_result_whatever_ran_before(llm):
     first = read(llm, ASK)
-    llm.complete(OTHER, max_tokens=12)                        # another head, then back
+    llm.complete(OTHER, max_tokens=12)  # another head, then back
     with llm.session([ASK[0], {"role": "user", "content": "What is the capital of Italy?"}]) as s:
-        s.feed("Answer:")                                     # same head, other question (a cache hit)
+        s.feed("Answer:")  # same head, other question (a cache hit)
         s.probabilities([" Rome"])
-    assert read(llm, ASK) == first                            # bit-identical probabilities and text
+    assert read(llm, ASK) == first  # bit-identical probabilities and text
     assert first[0][0] > 0.9 and "Paris" in first[1]
 
 

@@ -1,4 +1,5 @@
 """Loaders on real files written by the tests: encodings, metadata, PDF/DOCX/HTML, bad files."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,7 +43,7 @@ def test_text_encodings_decode_french(tmp_path, encoding):
         assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")
     doc = load_file(_write(tmp_path, f"note-{encoding}.txt", raw))
     _assert_clean_french(doc.text)
-    assert doc.text.startswith("Note de synthèse")      # no BOM left in front
+    assert doc.text.startswith("Note de synthèse")  # no BOM left in front
     assert doc.title == "Note de synthèse"
     assert doc.format == "txt"
 
@@ -99,8 +100,10 @@ def test_markdown_heading_and_date_line(tmp_path):
 
 
 def test_markdown_front_matter(tmp_path):
-    md = ("---\ntitle: \"Trêve de 30 jours : Paris presse Moscou\"\ndate: 2025-05-20\nauthor: x\n---\n\n"
-          "# Un autre titre\n\nEmmanuel Macron a exhorté Poutine à accepter la trêve.\n")
+    md = (
+        '---\ntitle: "Trêve de 30 jours : Paris presse Moscou"\ndate: 2025-05-20\nauthor: x\n---\n\n'
+        "# Un autre titre\n\nEmmanuel Macron a exhorté Poutine à accepter la trêve.\n"
+    )
     doc = load_file(_write(tmp_path, "treve.md", md))
     assert doc.title == "Trêve de 30 jours : Paris presse Moscou"
     assert doc.date == "2025-05-20"
@@ -142,9 +145,17 @@ def test_html_title_date_and_no_script_or_style(tmp_path):
     assert doc.format == "html"
     assert "L'alliance Weimar+ regroupe plusieurs pays européens." in doc.text
     assert "Deuxième paragraphe, à Varsovie." in doc.text
-    assert "européens.Deuxième" not in doc.text          # block elements are separated
-    for secret in ("jsSecretVariable", "ne pas indexer", "inlineSecretCall", "console.log",
-                   "color: red", "cssSecretRule", "bodyStyleSecret", "margin"):
+    assert "européens.Deuxième" not in doc.text  # block elements are separated
+    for secret in (
+        "jsSecretVariable",
+        "ne pas indexer",
+        "inlineSecretCall",
+        "console.log",
+        "color: red",
+        "cssSecretRule",
+        "bodyStyleSecret",
+        "margin",
+    ):
         assert secret not in doc.text, secret
 
 
@@ -179,9 +190,22 @@ def test_html_news_page_keeps_the_article_not_menus_share_bars_cookies_or_footer
     assert "Les Européens veulent partager le fardeau de la surveillance" in doc.text
     # paragraphs stay paragraphs: chunking cuts at blank lines
     assert "observateurs.\n\nLes Européens" in doc.text
-    for junk in ("SUIVEZ-NOUS", "Abonnez-vous", "newsletter", "cookies", "Accepter", "Paramétrer",
-                 "Tous droits réservés", "Mentions légales", "Les plus lus", "Météo", "Accueil",
-                 "Facebook", "Twitter", "Lire aussi"):
+    for junk in (
+        "SUIVEZ-NOUS",
+        "Abonnez-vous",
+        "newsletter",
+        "cookies",
+        "Accepter",
+        "Paramétrer",
+        "Tous droits réservés",
+        "Mentions légales",
+        "Les plus lus",
+        "Météo",
+        "Accueil",
+        "Facebook",
+        "Twitter",
+        "Lire aussi",
+    ):
         assert junk not in doc.text, junk
 
 
@@ -189,8 +213,10 @@ def test_html_note_where_trafilatura_finds_nothing_keeps_its_whole_text(tmp_path
     from rag.loaders import main_content
 
     # a hand-written note put in a <footer>: trafilatura (rightly, for news pages) discards it
-    html = ("<html><head><title>Note</title></head><body><footer><p>Réunion à Varsovie le 12 juin. "
-            "Ordre du jour : garanties.</p></footer></body></html>")
+    html = (
+        "<html><head><title>Note</title></head><body><footer><p>Réunion à Varsovie le 12 juin. "
+        "Ordre du jour : garanties.</p></footer></body></html>"
+    )
     assert main_content(html.encode()) == ""
     doc = load_file(_write(tmp_path, "note.html", html))
     assert "Réunion à Varsovie le 12 juin. Ordre du jour : garanties." in doc.text
@@ -211,15 +237,24 @@ def _docx_bytes(title: str | None, heading: str, paragraphs: list[str]) -> bytes
 
 
 def test_docx_text_title_and_date(tmp_path):
-    raw = _docx_bytes("Coalition des volontaires", "Une coalition européenne",
-                      ["Date : 2025-05-24", "Le Royaume-Uni, l'Allemagne et la France soutiennent l'Ukraine.",
-                       "Deuxième paragraphe à propos de la trêve."])
+    raw = _docx_bytes(
+        "Coalition des volontaires",
+        "Une coalition européenne",
+        [
+            "Date : 2025-05-24",
+            "Le Royaume-Uni, l'Allemagne et la France soutiennent l'Ukraine.",
+            "Deuxième paragraphe à propos de la trêve.",
+        ],
+    )
     doc = load_file(_write(tmp_path, "coalition.docx", raw))
     assert doc.format == "docx"
     assert doc.title == "Coalition des volontaires"
     assert doc.date == "2025-05-24"
-    for part in ("Une coalition européenne", "Le Royaume-Uni, l'Allemagne et la France soutiennent l'Ukraine.",
-                 "Deuxième paragraphe à propos de la trêve."):
+    for part in (
+        "Une coalition européenne",
+        "Le Royaume-Uni, l'Allemagne et la France soutiennent l'Ukraine.",
+        "Deuxième paragraphe à propos de la trêve.",
+    ):
         assert part in doc.text
     assert doc.text.index("Une coalition") < doc.text.index("Le Royaume-Uni") < doc.text.index("Deuxième")
 
@@ -271,13 +306,17 @@ def minimal_pdf(text: str = "La treve de 30 jours", info: dict[str, str] | None 
 def pages_pdf(pages: list[list[str]]) -> bytes:
     """A PDF with one page per entry, each line of the entry a text line (an empty entry: a blank page)."""
     n = len(pages)
-    font = 3 + 2 * n                     # objects: catalog, pages, then (page, contents) per page, font
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n)), n)]
+    font = 3 + 2 * n  # objects: catalog, pages, then (page, contents) per page, font
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n)), n),
+    ]
     for i, lines in enumerate(pages):
         content = b"BT /F1 11 Tf 14 TL 72 740 Td " + b" ".join(_pdf_string(line) + b" Tj T*" for line in lines) + b" ET"
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                       b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font))
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font)
+        )
         objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
@@ -295,16 +334,20 @@ def pages_pdf(pages: list[list[str]]) -> bytes:
 def test_pdf_pages_are_mapped_exactly_even_across_a_blank_page(tmp_path):
     from pypdf import PdfReader
 
-    pages = [["Page one: the summit opened in Rome."], [], ["Page three: the truce was signed."],
-             ["Page four: gas prices fell."]]
+    pages = [
+        ["Page one: the summit opened in Rome."],
+        [],
+        ["Page three: the truce was signed."],
+        ["Page four: gas prices fell."],
+    ]
     raw = pages_pdf(pages)
     assert len(PdfReader(io.BytesIO(raw), strict=True).pages) == 4
     doc = load_file(_write(tmp_path, "pages.pdf", raw))
-    assert len(doc.pages) == 4 and doc.pages[1] == doc.pages[2]     # the blank page starts with the next
+    assert len(doc.pages) == 4 and doc.pages[1] == doc.pages[2]  # the blank page starts with the next
     for number, lines in enumerate(pages, start=1):
         if lines:
             start = doc.pages[number - 1]
-            assert doc.text[start:].startswith(lines[0]), (number, doc.text[start:start + 40])
+            assert doc.text[start:].startswith(lines[0]), (number, doc.text[start : start + 40])
             assert doc.page_at(start) == number and doc.page_at(start + len(lines[0]) - 1) == number
     assert doc.page_at(doc.text.index("truce")) == 3 and doc.page_at(doc.text.index("gas")) == 4
     assert doc.page_at(doc.text.index("Rome")) == 1
@@ -327,12 +370,13 @@ def test_pdf_text_extracted(tmp_path):
     doc = load_file(_write(tmp_path, "treve.pdf", minimal_pdf()))
     assert doc.format == "pdf"
     assert "La treve de 30 jours" in doc.text
-    assert doc.title == "La treve de 30 jours"          # first short line when no /Title
+    assert doc.title == "La treve de 30 jours"  # first short line when no /Title
 
 
 def test_pdf_title_and_date_metadata(tmp_path):
-    raw = minimal_pdf("Les prix du gaz baissent", {"Title": "Gaz : prix et sanctions",
-                                                   "CreationDate": "D:20250610093000Z"})
+    raw = minimal_pdf(
+        "Les prix du gaz baissent", {"Title": "Gaz : prix et sanctions", "CreationDate": "D:20250610093000Z"}
+    )
     doc = load_file(_write(tmp_path, "gaz.pdf", raw))
     assert "Les prix du gaz baissent" in doc.text
     assert doc.title == "Gaz : prix et sanctions"
@@ -418,8 +462,12 @@ def test_unreadable_file_is_skipped(tmp_path):
 
 
 def test_load_file_raises_load_error_not_other_exceptions(tmp_path):
-    for name, data in [("a.txt", b""), ("b.pdf", b"%PDF-1.4\n garbage"), ("c.docx", b"junk" * 50),
-                       ("d.html", b"<html><script>only()</script></html>")]:
+    for name, data in [
+        ("a.txt", b""),
+        ("b.pdf", b"%PDF-1.4\n garbage"),
+        ("c.docx", b"junk" * 50),
+        ("d.html", b"<html><script>only()</script></html>"),
+    ]:
         with pytest.raises(LoadError):
             load_file(_write(tmp_path, name, data))
 
@@ -428,8 +476,11 @@ def test_load_file_raises_load_error_not_other_exceptions(tmp_path):
 def test_names_with_spaces_accents_and_emoji(tmp_path):
     names = ["note de synthèse.txt", "Trêve à Genève — été.md", "drapeau 🇺🇦 paix 🕊️.txt", "Ωmega ünïcode.html"]
     for i, name in enumerate(names):
-        body = f"<html><body><p>Texte numéro {i}, la trêve.</p></body></html>" if name.endswith(".html") \
+        body = (
+            f"<html><body><p>Texte numéro {i}, la trêve.</p></body></html>"
+            if name.endswith(".html")
             else f"Titre {i}\n\nTexte numéro {i}, la trêve."
+        )
         _write(tmp_path, name, body)
     docs, skipped = load_folder(tmp_path)
     assert skipped == []
@@ -448,24 +499,27 @@ def test_load_file_absolute_path_and_sha256_of_raw_bytes(tmp_path, monkeypatch):
     assert os.path.isabs(doc.path)
     assert doc.path == str(tmp_path / "hash.txt")
     assert doc.sha256 == hashlib.sha256(raw).hexdigest()
-    assert doc.sha256 != hashlib.sha256(doc.text.encode("utf-8")).hexdigest()   # raw bytes, not text
+    assert doc.sha256 != hashlib.sha256(doc.text.encode("utf-8")).hexdigest()  # raw bytes, not text
     assert load_file(tmp_path / "hash.txt", raw=raw).sha256 == doc.sha256
 
 
 # --------------------------------------------------------------------------- dates
-@pytest.mark.parametrize("value, expected", [
-    ("2025-05-16", "2025-05-16"),
-    ("16/05/2025", "2025-05-16"),
-    ("16 mai 2025", "2025-05-16"),
-    ("1er juin 2025", "2025-06-01"),
-    ("May 16, 2025", "2025-05-16"),
-    ("D:20250516120000Z", "2025-05-16"),
-    ("12 février 2025", "2025-02-12"),
-    ("3 août 2024", "2024-08-03"),
-    ("2025-05-16T10:30:00+02:00", "2025-05-16"),
-    ("", ""),
-    ("pas de date ici", ""),
-    ("31/02/2025", ""),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2025-05-16", "2025-05-16"),
+        ("16/05/2025", "2025-05-16"),
+        ("16 mai 2025", "2025-05-16"),
+        ("1er juin 2025", "2025-06-01"),
+        ("May 16, 2025", "2025-05-16"),
+        ("D:20250516120000Z", "2025-05-16"),
+        ("12 février 2025", "2025-02-12"),
+        ("3 août 2024", "2024-08-03"),
+        ("2025-05-16T10:30:00+02:00", "2025-05-16"),
+        ("", ""),
+        ("pas de date ici", ""),
+        ("31/02/2025", ""),
+    ],
+)
 def test_parse_date(value, expected):
     assert parse_date(value) == expected

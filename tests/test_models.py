@@ -1,4 +1,5 @@
 """Model preparation and clear errors for missing or damaged models."""
+
 import pytest
 
 from rag import models

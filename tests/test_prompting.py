@@ -1,12 +1,14 @@
 """Sentence selection and the select-then-answer prompt (no model needed: a fake embedder)."""
+
 import numpy as np
 
-from rag.prompting import ANSWER, EXAMPLES, SYSTEM, build_messages, detect_language, passage_sentences, \
-    select_sentences
+from rag.prompting import ANSWER, EXAMPLES, SYSTEM, build_messages, detect_language, passage_sentences, select_sentences
 from rag.schema import Hit
 
-DOC = ("# Trêve de 30 jours\nDate : 2025-05-20\n\nLe cessez-le-feu de 30 jours a été proposé par Donald Trump. "
-       "Emmanuel Macron s'est placé en première ligne. La Russie n'a pas répondu. Reste la vérification.")
+DOC = (
+    "# Trêve de 30 jours\nDate : 2025-05-20\n\nLe cessez-le-feu de 30 jours a été proposé par Donald Trump. "
+    "Emmanuel Macron s'est placé en première ligne. La Russie n'a pas répondu. Reste la vérification."
+)
 
 
 def fake_embed(texts):
@@ -16,31 +18,38 @@ def fake_embed(texts):
 
 
 def hit(text=DOC, start=100, title="Trêve de 30 jours"):
-    return Hit(doc="/b/treve.md", start=start, end=start + len(text), text=text, score=1.0, title=title,
-               date="2025-05-20")
+    return Hit(
+        doc="/b/treve.md", start=start, end=start + len(text), text=text, score=1.0, title=title, date="2025-05-20"
+    )
 
 
 def test_title_and_date_lines_are_not_sentences():
     h = hit()
-    assert [h.text[s:e] for s, e in passage_sentences(h)][:1] == \
-        ["Le cessez-le-feu de 30 jours a été proposé par Donald Trump."]
+    assert [h.text[s:e] for s, e in passage_sentences(h)][:1] == [
+        "Le cessez-le-feu de 30 jours a été proposé par Donald Trump."
+    ]
     assert len(passage_sentences(h)) == 4
 
 
 def test_closest_sentences_compete_across_passages_within_a_character_budget():
     question = fake_embed(["Trump Macron"])[0]
     h0, h1 = hit(), hit(start=900)
-    first, second = (" ".join(x.split()) for x in ("Le cessez-le-feu de 30 jours a été proposé par Donald Trump.",
-                                                    "Emmanuel Macron s'est placé en première ligne."))
+    first, second = (
+        " ".join(x.split())
+        for x in (
+            "Le cessez-le-feu de 30 jours a été proposé par Donald Trump.",
+            "Emmanuel Macron s'est placé en première ligne.",
+        )
+    )
     picked = select_sentences(question, [h0, h1], fake_embed, len(first) + len(second))
     # the two closest sentences of the better passage fill the budget; the weaker passage gives none
     assert [x.text for x in picked] == [first, second] and [x.hit for x in picked] == [0, 0]
     assert [x.n for x in picked] == [1, 2]
-    assert DOC[picked[0].start - h0.start:picked[0].end - h0.start] == picked[0].text      # document offsets
+    assert DOC[picked[0].start - h0.start : picked[0].end - h0.start] == picked[0].text  # document offsets
     # a larger budget takes the weaker passage's sentences too, in reading order, numbered 1..n
     more = select_sentences(question, [h0, h1], fake_embed, 2 * (len(first) + len(second)))
     assert [x.hit for x in more] == [0, 0, 1, 1] and [x.n for x in more] == [1, 2, 3, 4]
-    assert len(select_sentences(question, [h0], fake_embed, 0)) == 4          # 0 = whole passages
+    assert len(select_sentences(question, [h0], fake_embed, 0)) == 4  # 0 = whole passages
 
 
 def test_stored_sentence_scores_are_used_and_a_shared_sentence_is_shown_once():

@@ -1,4 +1,5 @@
 """One settings object: defaults, then RAG_* environment variables, then explicit overrides."""
+
 from rag.settings import Settings
 
 

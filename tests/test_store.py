@@ -1,4 +1,5 @@
 """The on-disk index survives builds killed at any moment (SIGKILL) and refuses concurrent builds."""
+
 import os
 import random
 import signal
@@ -29,17 +30,23 @@ def test_killed_builds_never_damage_the_previous_index(tmp_path, base_settings, 
     for i in range(6):
         # each round changes a file so the build has real work (embedding, writing) to be killed in
         write(folder, f"extra-{i}.md", f"# Note {i}\n\nLa réunion numéro {i} a eu lieu à Genève.")
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", "build", str(folder), "--index",
-                                 settings.index_dir, "--quiet"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "index", "build", str(folder), "--index", settings.index_dir, "--quiet"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.5, 6.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        index = IndexStore(settings.index_dir).load(expect)          # always loads ...
+        index = IndexStore(settings.index_dir).load(expect)  # always loads ...
         hits = Retriever(IndexStore(settings.index_dir), embedder, settings).search("Weimar+", k=1)
         assert "Weimar+" in hits[0].text and len(index.chunks) >= 27  # ... and answers
     report = build_index(folder, settings=settings, embedder=embedder)  # the next build completes
-    assert {f"extra-{i}.md" for i in range(6)} <= {Path(c.doc).name for c in IndexStore(settings.index_dir).load().chunks}
+    assert {f"extra-{i}.md" for i in range(6)} <= {
+        Path(c.doc).name for c in IndexStore(settings.index_dir).load().chunks
+    }
     assert report.documents == 16
-    assert not list(Path(settings.index_dir).glob(".tmp-*"))       # stale temporaries cleaned up
+    assert not list(Path(settings.index_dir).glob(".tmp-*"))  # stale temporaries cleaned up
     assert len(list(Path(settings.index_dir).glob("gen-*"))) <= 2

@@ -1,4 +1,5 @@
 """The web chat: a real server started by the test, reached with gradio_client and a real browser."""
+
 import os
 import shutil
 import socket
@@ -30,8 +31,15 @@ def test_markers_link_to_sources_and_back():
 
 
 def test_source_card_lists_the_other_briefings_holding_the_same_passage():
-    c = Citation(n=1, doc="/b/geneve.txt", title="Genève", start=0, end=10, text="Même dépêche",
-                 also_in=("/b/revue.txt", "/b/ministre.txt"))
+    c = Citation(
+        n=1,
+        doc="/b/geneve.txt",
+        title="Genève",
+        start=0,
+        end=10,
+        text="Même dépêche",
+        also_in=("/b/revue.txt", "/b/ministre.txt"),
+    )
     html = sources_html(Answer(text="Oui [1].", found=True, citations=[c]))
     assert "also in: revue.txt, ministre.txt" in html
     assert "also in" not in sources_html(Answer(text="Oui [1].", found=True, citations=[replace(c, also_in=())]))
@@ -39,11 +47,20 @@ def test_source_card_lists_the_other_briefings_holding_the_same_passage():
 
 def test_sources_html_highlights_the_supporting_sentence():
     text = "Intro. Le cessez-le-feu a été proposé par Trump. Fin."
-    c = Citation(n=1, doc="/x/a.md", title="T <b>", start=100, end=100 + len(text), text=text, date="2025-05-20",
-                 quote_start=107, quote_end=100 + text.index(" Fin"))
+    c = Citation(
+        n=1,
+        doc="/x/a.md",
+        title="T <b>",
+        start=100,
+        end=100 + len(text),
+        text=text,
+        date="2025-05-20",
+        quote_start=107,
+        quote_end=100 + text.index(" Fin"),
+    )
     html = sources_html(Answer(text="Trump [1].", found=True, citations=[c]))
     assert "id='src-1'" in html and "<mark>Le cessez-le-feu a été proposé par Trump.</mark>" in html
-    assert "T &lt;b&gt;" in html                      # titles are escaped
+    assert "T &lt;b&gt;" in html  # titles are escaped
     assert sources_html(Answer(text="not found", found=False)) == ""
     assert highlight("abc", -1, -1) == "abc"
 
@@ -51,8 +68,14 @@ def test_sources_html_highlights_the_supporting_sentence():
 def test_not_found_shows_the_closest_passages():
     text = "# Gaz\nLes prix du gaz ont reculé à 36 euros. Les stocks sont remplis à 48 %."
     hit = Hit(doc="/x/gaz.md", start=0, end=len(text), text=text, score=0.5, title="Gaz", date="2025-06-10")
-    html = sources_html(Answer(text="Je n'ai pas trouvé la réponse dans les briefings.", found=False,
-                               question="À quel niveau les stocks sont-ils remplis en Italie ?", hits=[hit]))
+    html = sources_html(
+        Answer(
+            text="Je n'ai pas trouvé la réponse dans les briefings.",
+            found=False,
+            question="À quel niveau les stocks sont-ils remplis en Italie ?",
+            hits=[hit],
+        )
+    )
     assert "none of which answers the question" in html and "gaz.md" in html
     assert "<mark>Les stocks sont remplis à 48 %.</mark>" in html
 
@@ -61,8 +84,13 @@ class _FakeAssistant:
     """Replays a fixed event sequence: retrieved passages, reading, two deltas, the final answer."""
 
     def __init__(self, hit, answer):
-        self.events = [StreamEvent(status="retrieved", hits=(hit,)), StreamEvent(status="reading"),
-                       StreamEvent(delta="Donald "), StreamEvent(delta="Trump"), StreamEvent(answer=answer)]
+        self.events = [
+            StreamEvent(status="retrieved", hits=(hit,)),
+            StreamEvent(status="reading"),
+            StreamEvent(delta="Donald "),
+            StreamEvent(delta="Trump"),
+            StreamEvent(answer=answer),
+        ]
 
     def stream(self, *args, **kwargs):
         yield from self.events
@@ -70,28 +98,44 @@ class _FakeAssistant:
 
 def test_passages_are_shown_before_the_answer_then_become_the_cited_sources(base_settings):
     text = "Le cessez-le-feu de 30 jours a été proposé par Trump. Zelensky l'a accepté."
-    hit = Hit(doc="/x/treve.md", start=0, end=len(text), text=text, score=1.0, title="Trêve", date="2025-05-12",
-              sentences=((0, 53, 0.91), (54, len(text), 0.80)))
-    cite = Citation(n=1, doc=hit.doc, title=hit.title, start=0, end=len(text), text=text, date=hit.date,
-                    quote_start=0, quote_end=53)
+    hit = Hit(
+        doc="/x/treve.md",
+        start=0,
+        end=len(text),
+        text=text,
+        score=1.0,
+        title="Trêve",
+        date="2025-05-12",
+        sentences=((0, 53, 0.91), (54, len(text), 0.80)),
+    )
+    cite = Citation(
+        n=1, doc=hit.doc, title=hit.title, start=0, end=len(text), text=text, date=hit.date, quote_start=0, quote_end=53
+    )
     service = ChatService(base_settings)
     service.assistant = _FakeAssistant(hit, Answer(text="Donald Trump [1].", found=True, citations=[cite]))
     steps = list(service.chat("Qui a proposé la trêve de 30 jours ?", []))
     first_text, first_cards = steps[0]
-    assert "Rédaction de la réponse" in first_text                # a visible "writing" state ...
-    assert "id='hit-1'" in first_cards and "Passages trouvés" in first_cards   # ... beside the passages
+    assert "Rédaction de la réponse" in first_text  # a visible "writing" state ...
+    assert "id='hit-1'" in first_cards and "Passages trouvés" in first_cards  # ... beside the passages
     assert "<mark>Le cessez-le-feu de 30 jours a été proposé par Trump.</mark>" in first_cards
-    assert "id='src-" not in first_cards                          # [n] markers never point at a pending card
+    assert "id='src-" not in first_cards  # [n] markers never point at a pending card
     streamed = [cards for text, cards in steps[1:-1] if "Trump" in text]
     assert streamed and all(cards == first_cards for cards in streamed)  # cards stay while the answer streams
     final_text, final_cards = steps[-1]
     assert final_text == "Donald Trump [1]." and "id='src-1'" in final_cards and "hit-1" not in final_cards
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("../../etc/passwd.txt", "passwd.txt"), ("..\\..\\evil.md", "evil.md"), ("a/b/c.pdf", "c.pdf"),
-    (".hidden.txt", "hidden.txt"), ("note\x00.txt", "note.txt"), ("Été 2025 🚀.md", "Été 2025 🚀.md"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\evil.md", "evil.md"),
+        ("a/b/c.pdf", "c.pdf"),
+        (".hidden.txt", "hidden.txt"),
+        ("note\x00.txt", "note.txt"),
+        ("Été 2025 🚀.md", "Été 2025 🚀.md"),
+    ],
+)
 def test_upload_names_cannot_escape(name, expected):
     assert safe_name(name) == expected
 
@@ -132,8 +176,14 @@ def _free_port() -> int:
 def _start_server(index_dir, **env_extra):
     port = _free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", **env_extra)
-    proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--index", index_dir, "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.app", "--index", index_dir, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         if proc.poll() is not None:
@@ -159,14 +209,18 @@ def test_load_twenty_concurrent_clients_all_answered(sample_settings):
 
     proc, url = _start_server(sample_settings.index_dir, RAG_MAX_TOKENS="8", RAG_TOP_K="1", RAG_PROMPT_CHARS="500")
     try:
-        questions = ["Qui a proposé la trêve de 30 jours ?", "Qu'est-ce que l'alliance Weimar+ ?",
-                     "Quel est le PIB de la France ?", "who proposed the 30-day truce?"]
+        questions = [
+            "Qui a proposé la trêve de 30 jours ?",
+            "Qu'est-ce que l'alliance Weimar+ ?",
+            "Quel est le PIB de la France ?",
+            "who proposed the 30-day truce?",
+        ]
         answers, errors = {}, []
 
         def ask(i):
             try:
                 answers[i] = Client(url, verbose=False).predict(questions[i % 4], api_name="/chat")
-            except Exception as e:          # noqa: BLE001 - any failure is a lost question
+            except Exception as e:  # noqa: BLE001 - any failure is a lost question
                 errors.append(repr(e))
 
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
@@ -174,7 +228,7 @@ def test_load_twenty_concurrent_clients_all_answered(sample_settings):
             t.start()
         for t in threads:
             t.join(timeout=900)
-        assert not errors and len(answers) == 20                    # all queued and answered, none lost
+        assert not errors and len(answers) == 20  # all queued and answered, none lost
         assert all(isinstance(a, str) and a and not a.startswith("⚠️") for a in answers.values())
         # the same question gets the same answer, whichever client asked it and in what order
         for i in range(4, 20):
@@ -189,8 +243,14 @@ def server(sample_settings):
     port = _free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--index", sample_settings.index_dir, "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.app", "--index", sample_settings.index_dir, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(240):
@@ -267,8 +327,11 @@ def test_the_served_app_opens_a_cards_document_view(server, sample_settings):
     text = document_text(path)
     s, e = split_sentences(text)[2]
     c = Citation(n=1, doc=path, title="T", start=0, end=len(text), text=text, quote_start=s, quote_end=e)
-    href = htmlmod.unescape(re.search(r"href='(doc/[0-9a-f]+/view\?[^']*)'",
-                                      sources_html(Answer(text="x [1].", found=True, citations=[c]))).group(1))
+    href = htmlmod.unescape(
+        re.search(
+            r"href='(doc/[0-9a-f]+/view\?[^']*)'", sources_html(Answer(text="x [1].", found=True, citations=[c]))
+        ).group(1)
+    )
     with urllib.request.urlopen(server + href, timeout=30) as r:
         assert r.status == 200
         assert f"<mark id='cited'>{htmlmod.escape(text[s:e])}</mark>" in r.read().decode()
@@ -285,9 +348,18 @@ def test_browser_streams_answer_and_shows_highlighted_source(server):
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(server)
@@ -312,12 +384,14 @@ def test_browser_streams_answer_and_shows_highlighted_source(server):
             page.wait_for_selector("#sources .src:not(.pending)", timeout=5_000)
             final = page.evaluate(bot)
             done = time.perf_counter() - asked
-            secs = lambda x: "never" if x is None else f"{x:.2f} s"       # noqa: E731
-            print(f"\nEnter -> first card {secs(first_card)}, -> first answer text {secs(first_text)}, "
-                  f"-> cited sources {secs(done)}")
+            secs = lambda x: "never" if x is None else f"{x:.2f} s"  # noqa: E731
+            print(
+                f"\nEnter -> first card {secs(first_card)}, -> first answer text {secs(first_text)}, "
+                f"-> cited sources {secs(done)}"
+            )
             assert first_card is not None and first_text is not None
-            assert first_card < first_text                                # the passages come before the answer
-            assert partial != final and "Trump" in final                 # streamed, not shown all at once
+            assert first_card < first_text  # the passages come before the answer
+            assert partial != final and "Trump" in final  # streamed, not shown all at once
             marker = page.locator('#chat a[href="#src-1"]').first
             assert marker.inner_text() == "[1]"
             marker.click()
@@ -341,7 +415,7 @@ def test_rebuild_from_the_page_while_the_chat_keeps_answering(tmp_path, base_set
     settings = base_settings.replace(index_dir=str(tmp_path / "index"))
     build_index(folder, settings=settings, embedder=embedder)
     service = ChatService(settings)
-    service._embedder, service._llm = embedder, llm            # reuse the session's loaded models
+    service._embedder, service._llm = embedder, llm  # reuse the session's loaded models
     assert service.load()
     note = tmp_path / "note-otan.md"
     note.write_text("# Sommet de Vilnius\nDate : 2025-06-20\n\nLe prochain sommet se tiendra à Vilnius le 3 juillet.")
@@ -351,12 +425,12 @@ def test_rebuild_from_the_page_while_the_chat_keeps_answering(tmp_path, base_set
     worker.start()
     answer = [text for text, _ in service.chat("Qui a proposé la trêve de 30 jours ?", [])][-1]
     worker.join(timeout=300)
-    assert "Trump" in answer                                   # answered during or around the rebuild
+    assert "Trump" in answer  # answered during or around the rebuild
     report = progress[-1]
     assert "Uploaded: note-otan.md" in report and "Added: note-otan.md" in report
     assert "Removed: none" in report
     assert (folder / "uploaded" / "note-otan.md").is_file()
-    hits = service.assistant.retriever.search("Vilnius", k=1)   # the chat switched to the new index
+    hits = service.assistant.retriever.search("Vilnius", k=1)  # the chat switched to the new index
     assert "Vilnius" in hits[0].text
     assert "note-otan.md" in service.document_choices()
 
@@ -373,8 +447,12 @@ def test_index_table_lists_documents_and_skipped_files_with_reasons(tmp_path, ba
     from rag.indexing import build_index
 
     folder = tmp_path / "briefings"
-    write(folder, "sub/otan.md", "# Sommet de Vilnius\nDate : 2025-06-20\n\nLe prochain sommet se tiendra à "
-                                 "Vilnius le 3 juillet. Les alliés discuteront de l'Ukraine.")
+    write(
+        folder,
+        "sub/otan.md",
+        "# Sommet de Vilnius\nDate : 2025-06-20\n\nLe prochain sommet se tiendra à "
+        "Vilnius le 3 juillet. Les alliés discuteront de l'Ukraine.",
+    )
     settings = base_settings.replace(index_dir=str(tmp_path / "index"))
     build_index(folder, settings=settings, embedder=embedder)
     service = ChatService(settings)
@@ -391,4 +469,12 @@ def test_index_table_lists_documents_and_skipped_files_with_reasons(tmp_path, ba
     assert len(skipped) == 1 and "PDF" in skipped[0][4] and skipped[0][3] == 0
     assert "skipped rapport.pdf" in service.last_change
     assert "1 file(s) skipped" in service.status_markdown() and "Last change" in service.status_markdown()
-    assert service.sync(str(folder)).wrote is False            # nothing new: the live index is kept
+    assert service.sync(str(folder)).wrote is False  # nothing new: the live index is kept
+
+
+def test_auth_without_a_password_is_refused_before_the_models_load(base_settings):
+    from rag.errors import RagError
+    from ui.app import main
+
+    with pytest.raises(RagError, match="user:password"):
+        main(index_dir=base_settings.index_dir, auth="alice")

@@ -1,10 +1,11 @@
 """A folder that keeps itself indexed: the watcher alone (fast fakes), then with the real embedder and index."""
+
 import threading
 import time
 
 import pytest
-from conftest import write
 
+from conftest import write
 from rag.watching import FolderWatcher, is_relevant
 
 
@@ -18,13 +19,23 @@ def wait_until(predicate, timeout: float = 20.0, step: float = 0.1) -> bool:
 
 
 # ---------------------------------------------------------------- the watcher, with fakes
-@pytest.mark.parametrize("path,deleted,expected", [
-    ("/b/a.md", False, True), ("/b/sub/x.PDF", False, True), ("/b/page.htm", True, True),
-    ("/b/.a.md", False, False), ("/b/.git/x.md", False, False), ("/b/a.md.swp", False, False),
-    ("/b/~$report.docx", False, False), ("/b/a.md~", False, False), ("/b/data.npy", False, False),
-    ("/b/index/gen-1/chunks.txt", False, False), ("/elsewhere/a.md", False, False),
-    ("/b/old-folder", True, True),                  # a removed sub-folder takes its briefings with it
-])
+@pytest.mark.parametrize(
+    "path,deleted,expected",
+    [
+        ("/b/a.md", False, True),
+        ("/b/sub/x.PDF", False, True),
+        ("/b/page.htm", True, True),
+        ("/b/.a.md", False, False),
+        ("/b/.git/x.md", False, False),
+        ("/b/a.md.swp", False, False),
+        ("/b/~$report.docx", False, False),
+        ("/b/a.md~", False, False),
+        ("/b/data.npy", False, False),
+        ("/b/index/gen-1/chunks.txt", False, False),
+        ("/elsewhere/a.md", False, False),
+        ("/b/old-folder", True, True),  # a removed sub-folder takes its briefings with it
+    ],
+)
 def test_only_briefings_count(path, deleted, expected):
     assert is_relevant("/b", path, deleted=deleted, ignore=["/b/index"]) is expected
 
@@ -41,10 +52,10 @@ def test_changes_during_a_busy_call_make_exactly_one_more_call(tmp_path):
     try:
         watcher.notify({(1, "/x/first.md")})
         assert started.wait(5)
-        for i in range(5):                          # arrive while the first build runs
+        for i in range(5):  # arrive while the first build runs
             watcher.notify({(2, f"/x/{i}.md")})
         time.sleep(0.3)
-        assert len(calls) == 1 and watcher.busy     # never two builds at once
+        assert len(calls) == 1 and watcher.busy  # never two builds at once
         release.set()
         assert wait_until(lambda: watcher.calls == 2, 5)
         time.sleep(0.5)
@@ -105,12 +116,23 @@ def test_watched_folder_is_resynced_while_searches_go_on(tmp_path, base_settings
     from ui.service import ChatService
 
     folder = tmp_path / "briefings"
-    write(folder, "otan.md", "# Sommet de l'OTAN\n\nLe sommet de l'OTAN s'est tenu à Vilnius en juillet 2023. "
-                             "Les alliés ont discuté de l'adhésion de l'Ukraine.")
-    write(folder, "gaz.md", "# Prix du gaz\n\nLes prix du gaz ont reculé à 36 euros le mégawattheure. "
-                            "Les stocks européens sont remplis à 48 %.")
-    write(folder, "pecheurs.md", "# Pêche\n\nLes pêcheurs bretons protestent contre les quotas de maquereau "
-                                 "fixés à Bruxelles.")
+    write(
+        folder,
+        "otan.md",
+        "# Sommet de l'OTAN\n\nLe sommet de l'OTAN s'est tenu à Vilnius en juillet 2023. "
+        "Les alliés ont discuté de l'adhésion de l'Ukraine.",
+    )
+    write(
+        folder,
+        "gaz.md",
+        "# Prix du gaz\n\nLes prix du gaz ont reculé à 36 euros le mégawattheure. "
+        "Les stocks européens sont remplis à 48 %.",
+    )
+    write(
+        folder,
+        "pecheurs.md",
+        "# Pêche\n\nLes pêcheurs bretons protestent contre les quotas de maquereau fixés à Bruxelles.",
+    )
     settings = base_settings.replace(index_dir=str(tmp_path / "index"))
     build_index(folder, settings=settings, embedder=embedder)
 
@@ -140,10 +162,17 @@ def test_watched_folder_is_resynced_while_searches_go_on(tmp_path, base_settings
     try:
         time.sleep(0.5)
         t0 = time.monotonic()
-        write(folder, "glacier.md", "# Climat\n\nLe glacier du Rhône a perdu 3 % de son volume en 2024, "
-                                    "selon les glaciologues suisses.")
-        write(folder, "gaz.md", "# Prix du gaz\n\nLes prix du gaz ont bondi à 52 euros le mégawattheure "
-                                "après la panne d'un terminal norvégien.")
+        write(
+            folder,
+            "glacier.md",
+            "# Climat\n\nLe glacier du Rhône a perdu 3 % de son volume en 2024, selon les glaciologues suisses.",
+        )
+        write(
+            folder,
+            "gaz.md",
+            "# Prix du gaz\n\nLes prix du gaz ont bondi à 52 euros le mégawattheure "
+            "après la panne d'un terminal norvégien.",
+        )
         (folder / "pecheurs.md").unlink()
 
         def synced():
@@ -193,5 +222,5 @@ def test_a_stopped_watch_does_not_sync(tmp_path, base_settings):
 
     service = ChatService(base_settings.replace(index_dir=str(tmp_path / "index")))
     write(tmp_path / "b", "a.md", "# A\n\ntexte")
-    assert service.sync(tmp_path / "b", watched=True) is None      # a late call of a stopped watcher
+    assert service.sync(tmp_path / "b", watched=True) is None  # a late call of a stopped watcher
     assert not (tmp_path / "index").exists()

@@ -14,6 +14,7 @@ else, whatever is put in the URL.
 >>> document_links("/briefings/treve.md", 120, 245)            # doctest: +ELLIPSIS
 "<span class='src-links'><a href='doc/a50a274a8374bff8' ...>open file</a> · <a href='doc/a50a274a8374bff8/view?s=120&amp;e=245#cited' ...>view in document</a></span>"
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -106,14 +107,17 @@ def document_links(doc: str, start: int, end: int, page: int | None = None) -> s
     fmt = SUPPORTED.get(Path(doc).suffix.lower(), "")
     links = [f"<a href='doc/{key}{f'#page={page}' if page else ''}' target='_blank' rel='noopener'>open file</a>"]
     if fmt in VIEWABLE and 0 <= start < end:
-        links.append(f"<a href='doc/{key}/view?s={start}&amp;e={end}#cited' target='_blank' rel='noopener'>"
-                     "view in document</a>")
+        links.append(
+            f"<a href='doc/{key}/view?s={start}&amp;e={end}#cited' target='_blank' rel='noopener'>view in document</a>"
+        )
     return "<span class='src-links'>" + " · ".join(links) + "</span>"
 
 
-_VIEW_CSS = ("body{font:16px/1.55 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}"
-             "pre{white-space:pre-wrap;font:inherit}mark{background:#fde68a;padding:0 2px}"
-             ".meta{color:#666;font-size:.9em}.stale{color:#b45309}")
+_VIEW_CSS = (
+    "body{font:16px/1.55 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}"
+    "pre{white-space:pre-wrap;font:inherit}mark{background:#fde68a;padding:0 2px}"
+    ".meta{color:#666;font-size:.9em}.stale{color:#b45309}"
+)
 
 
 def view_html(doc: IndexedDocument, start: int, end: int, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -124,22 +128,30 @@ def view_html(doc: IndexedDocument, start: int, end: int, max_bytes: int = MAX_F
     """
     text = document_text(doc.path, max_bytes, doc.entry)
     if 0 <= start < end <= len(text):
-        body = (html.escape(text[:start]) + "<mark id='cited'>" + html.escape(text[start:end]) + "</mark>"
-                + html.escape(text[end:]))
+        body = (
+            html.escape(text[:start])
+            + "<mark id='cited'>"
+            + html.escape(text[start:end])
+            + "</mark>"
+            + html.escape(text[end:])
+        )
     else:
         body = html.escape(text)
     title = doc.entry.get("title") or doc.path.name
     meta = " · ".join(html.escape(x) for x in (doc.path.name, doc.entry.get("date", "")) if x)
     stale = ""
     if doc.entry.get("sha256") and _sha256(doc.path, max_bytes) != doc.entry["sha256"]:
-        stale = ("<p class='stale'>This file changed since it was indexed: the highlight may be off. "
-                 "Rebuild the index.</p>")
-    return ("<!doctype html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_VIEW_CSS}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p class='meta'>{meta} · "
-            f"<a href='../{doc.id}'>open file</a></p>{stale}<pre>{body}</pre>"
-            "<script>var m=document.getElementById('cited');if(m)m.scrollIntoView({block:'center'});</script>"
-            "</body></html>")
+        stale = (
+            "<p class='stale'>This file changed since it was indexed: the highlight may be off. Rebuild the index.</p>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_VIEW_CSS}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='meta'>{meta} · "
+        f"<a href='../{doc.id}'>open file</a></p>{stale}<pre>{body}</pre>"
+        "<script>var m=document.getElementById('cited');if(m)m.scrollIntoView({block:'center'});</script>"
+        "</body></html>"
+    )
 
 
 def _sha256(path: Path, max_bytes: int) -> str:
@@ -164,9 +176,9 @@ def original_headers(doc: IndexedDocument) -> dict[str, str]:
     content_type = _INLINE[fmt]
     if content_type == "text/plain":
         content_type += "; charset=" + _charset(doc.path)
-    headers["content-type"] = content_type          # as is: no charset forced on HTML, its <meta> decides
+    headers["content-type"] = content_type  # as is: no charset forced on HTML, its <meta> decides
     headers["content-disposition"] = f"inline; filename*=UTF-8''{_quote(doc.path.name)}"
-    if fmt != "pdf":                                # the browsers' PDF viewers refuse sandboxed documents
+    if fmt != "pdf":  # the browsers' PDF viewers refuse sandboxed documents
         headers["content-security-policy"] = "sandbox"
     return headers
 
@@ -179,11 +191,12 @@ def _charset(path: Path) -> str:
         raw.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
-        return "windows-1252"                       # what the loader falls back to as well
+        return "windows-1252"  # what the loader falls back to as well
 
 
 def _quote(name: str) -> str:
     from urllib.parse import quote
+
     return quote(name, safe="")
 
 
@@ -221,8 +234,10 @@ def document_routes(index_dir: str, max_bytes: int = MAX_FILE_BYTES) -> list:
             return PlainTextResponse(str(e), status_code=404)
         return HTMLResponse(page, headers={"cache-control": "no-cache", "x-content-type-options": "nosniff"})
 
-    return [Route("/doc/{id}", original, methods=["GET", "HEAD"]),
-            Route("/doc/{id}/view", view, methods=["GET", "HEAD"])]
+    return [
+        Route("/doc/{id}", original, methods=["GET", "HEAD"]),
+        Route("/doc/{id}/view", view, methods=["GET", "HEAD"]),
+    ]
 
 
 async def _signed_in(request) -> bool:
@@ -233,6 +248,7 @@ async def _signed_in(request) -> bool:
     if getattr(app, "auth_dependency", None) is not None:
         user = app.auth_dependency(request)
         return (await user if inspect.isawaitable(user) else user) is not None
-    token = (request.cookies.get(f"access-token-{app.cookie_id}")
-             or request.cookies.get(f"access-token-unsecure-{app.cookie_id}"))
+    token = request.cookies.get(f"access-token-{app.cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{app.cookie_id}"
+    )
     return app.tokens.get(token) is not None

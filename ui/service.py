@@ -3,6 +3,7 @@
 Kept apart from `ui/app.py` (layout and wiring) so the behaviour is testable
 without a browser.
 """
+
 from __future__ import annotations
 
 import html
@@ -13,8 +14,9 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 from rag.errors import IndexNotFound, RagError
 from rag.loaders import SUPPORTED
@@ -23,6 +25,9 @@ from rag.retrieval import Filters
 from rag.schema import Answer
 from rag.settings import Settings
 from rag.watching import FolderWatcher
+
+if TYPE_CHECKING:  # the assistant loads on first use, with its models
+    from rag.answering import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +44,12 @@ class ChatService:
         self.settings = settings
         self.host = host
         self.allowed_roots = [Path(r).resolve() for r in (allowed_roots or [])]
-        self.assistant = None
+        self.assistant: Assistant | None = None
         self.error = ""
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
-        self.last_change = ""            # "2026-11-29 10:42:03: added a.txt; removed c.txt" (this process)
-        self._watcher: FolderWatcher | None = None     # set while the folder is watched
+        self.last_change = ""  # "2026-11-29 10:42:03: added a.txt; removed c.txt" (this process)
+        self._watcher: FolderWatcher | None = None  # set while the folder is watched
         self._status_cache: tuple = (None, {})
 
     # ------------------------------------------------------------------ loading
@@ -67,26 +72,38 @@ class ChatService:
                 self.assistant.warm_up()
                 self.error = ""
             except IndexNotFound:
-                self.error = ("No index yet. Open the **Index** tab and build one from a folder of briefings "
-                              "(or run `rag index build <folder>`).")
+                self.error = (
+                    "No index yet. Open the **Index** tab and build one from a folder of briefings "
+                    "(or run `rag index build <folder>`)."
+                )
             except RagError as e:
                 self.error = str(e)
             return self.assistant is not None
 
     # ------------------------------------------------------------------ chat
-    def chat(self, message: str, history, k: int | None = None, docs: list[str] | None = None,
-             date_from: str = "", date_to: str = "", show_passages: bool = False,
-             show_query: bool = False) -> Iterator[tuple[str, str]]:
+    def chat(
+        self,
+        message: str,
+        history,
+        k: int | None = None,
+        docs: list[str] | None = None,
+        date_from: str = "",
+        date_to: str = "",
+        show_passages: bool = False,
+        show_query: bool = False,
+    ) -> Iterator[tuple[str, str]]:
         """Yield (answer markdown so far, sources HTML) while the answer streams."""
         if not self.load():
             yield f"⚠️ {self.error}", ""
             return
+        assert self.assistant is not None  # load() succeeded
         filters = Filters(tuple(docs or ()), (date_from or "").strip(), (date_to or "").strip())
         text, cards = "", ""
         language = detect_language(message)
         try:
-            for event in self.assistant.stream(message, k=int(k) if k else None, history=history,
-                                               filters=filters or None):
+            for event in self.assistant.stream(
+                message, k=int(k) if k else None, history=history, filters=filters or None
+            ):
                 if event.answer is not None:
                     a = event.answer
                     shown = a.text
@@ -133,8 +150,10 @@ class ChatService:
         s = self.status()
         if "error" in s:
             return f"⚠️ {s['error']}"
-        text = (f"**{s['documents']} documents, {s['chunks']} passages** from `{s['source']}`  \n"
-                f"Built {s['built_at']} with `{s['embedder']}`; {len(s.get('skipped') or [])} file(s) skipped.")
+        text = (
+            f"**{s['documents']} documents, {s['chunks']} passages** from `{s['source']}`  \n"
+            f"Built {s['built_at']} with `{s['embedder']}`; {len(s.get('skipped') or [])} file(s) skipped."
+        )
         return text + self.watch_markdown()
 
     def document_choices(self) -> list[str]:
@@ -154,8 +173,9 @@ class ChatService:
             current = self.default_folder()
             roots = [Path(current).resolve()] if current else []
         if roots and not any(resolved == r or r in resolved.parents for r in roots):
-            raise RagError(f"{folder} is outside the folders this server may index: "
-                           + ", ".join(str(r) for r in roots))
+            raise RagError(
+                f"{folder} is outside the folders this server may index: " + ", ".join(str(r) for r in roots)
+            )
         return resolved
 
     def add_uploads(self, files: list[str], folder: str) -> tuple[list[str], list[str]]:
@@ -175,7 +195,7 @@ class ChatService:
                 continue
             target.mkdir(parents=True, exist_ok=True)
             dest = target / name
-            if dest.resolve().parent != target.resolve():       # never escape the folder
+            if dest.resolve().parent != target.resolve():  # never escape the folder
                 refused.append(f"{src.name}: invalid file name")
                 continue
             shutil.copyfile(src, dest)
@@ -207,8 +227,7 @@ class ChatService:
             def run():
                 try:
                     embedder = self._embedder if hasattr(self, "_embedder") else None
-                    result["report"] = build_index(path, settings=self.settings, embedder=embedder,
-                                                   progress=progress)
+                    result["report"] = build_index(path, settings=self.settings, embedder=embedder, progress=progress)
                 except Exception as e:  # shown in the page, never a traceback
                     result["error"] = str(e) if isinstance(e, RagError) else f"{type(e).__name__}: {e}"
                 finally:
@@ -231,7 +250,7 @@ class ChatService:
             yield "\n".join(lines + [build_summary(result["report"])])
             self.note_change(result["report"])
             if self.watching and self.watching != str(path):
-                self.start_watching(str(path))      # the index now follows this folder: watch it instead
+                self.start_watching(str(path))  # the index now follows this folder: watch it instead
             if self.assistant is None:
                 self.load()
         finally:
@@ -258,10 +277,11 @@ class ChatService:
             raise RagError(f"cannot watch {path}: folder not found")
         if self.watching != str(path):
             self.stop_watching()
-            watcher = FolderWatcher(path, lambda changes: self.sync(path, watched=True),
-                                    ignore=[self.settings.index_dir])
+            watcher = FolderWatcher(
+                path, lambda changes: self.sync(path, watched=True), ignore=[self.settings.index_dir]
+            )
             self._watcher = watcher.start()
-            watcher.notify(set())          # catch up with what changed while nobody watched
+            watcher.notify(set())  # catch up with what changed while nobody watched
         return f"Watching `{path}`: changes are indexed within seconds."
 
     def stop_watching(self) -> None:
@@ -287,23 +307,24 @@ class ChatService:
         report, error = None, None
         with self._build_lock:
             if watched and self.watching != str(folder):
-                return None                # the watcher was stopped or moved to another folder meanwhile
-            for attempt in range(5):
+                return None  # the watcher was stopped or moved to another folder meanwhile
+            for _attempt in range(5):
                 try:
                     if not hasattr(self, "_embedder"):
                         self._embedder = Embedder.load(self.settings)
                     report = build_index(folder, settings=self.settings, embedder=self._embedder)
                     self.note_change(report, before)
                     break
-                except IndexBusy as e:     # `rag index build` runs in a shell: wait for it
+                except IndexBusy as e:  # `rag index build` runs in a shell: wait for it
                     error = str(e)
                     time.sleep(2)
                 except RagError as e:
                     error = str(e)
                     break
         if report is None:
-            self.last_change = (f"{time.strftime('%Y-%m-%d %H:%M:%S')}: sync failed, the previous index is "
-                                f"still in use: {error}")
+            self.last_change = (
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')}: sync failed, the previous index is still in use: {error}"
+            )
             return None
         # As after a rebuild: a live assistant's retriever switches to the new index on its next search;
         # with none yet (there was no index), make one if the models are loaded, else the next question does.
@@ -316,12 +337,17 @@ class ChatService:
         if not report.wrote:
             return
         root = Path(report.folder)
-        parts = [f"{verb} {', '.join(_relative(p, root) for p in paths)}"
-                 for verb, paths in (("added", report.added), ("changed", report.changed),
-                                     ("removed", report.removed)) if paths]
+        parts = [
+            f"{verb} {', '.join(_relative(p, root) for p in paths)}"
+            for verb, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed))
+            if paths
+        ]
         if skipped_before is not None:
-            parts += [f"skipped {_relative(s.path, root)} ({s.reason})" for s in report.skipped
-                      if s.path not in skipped_before]
+            parts += [
+                f"skipped {_relative(s.path, root)} ({s.reason})"
+                for s in report.skipped
+                if s.path not in skipped_before
+            ]
         self.last_change = f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {'; '.join(parts) or 'skipped files updated'}"
 
     def watch_markdown(self) -> str:
@@ -348,10 +374,14 @@ class ChatService:
         if "error" in s:
             return []
         root = Path(s.get("source") or "/")
-        rows = [[d.get("title", ""), d.get("date", ""), _relative(p, root), d.get("chunks", 0), ""]
-                for p, d in sorted((s.get("files") or {}).items())]
-        rows += [["", "", _relative(x["path"], root), 0, x["reason"]]
-                 for x in sorted(s.get("skipped") or [], key=lambda x: x["path"])]
+        rows = [
+            [d.get("title", ""), d.get("date", ""), _relative(p, root), d.get("chunks", 0), ""]
+            for p, d in sorted((s.get("files") or {}).items())
+        ]
+        rows += [
+            ["", "", _relative(x["path"], root), 0, x["reason"]]
+            for x in sorted(s.get("skipped") or [], key=lambda x: x["path"])
+        ]
         return rows
 
 
@@ -376,9 +406,12 @@ def build_summary(report) -> str:
     def names(paths):
         return ", ".join(Path(p).name for p in paths) or "none"
 
-    lines = [("Index updated: " if report.wrote else "Index already up to date: ") + report.summary(),
-             f"Added: {names(report.added)}", f"Changed: {names(report.changed)}",
-             f"Removed: {names(report.removed)}"]
+    lines = [
+        ("Index updated: " if report.wrote else "Index already up to date: ") + report.summary(),
+        f"Added: {names(report.added)}",
+        f"Changed: {names(report.changed)}",
+        f"Removed: {names(report.removed)}",
+    ]
     lines += [f"Skipped {Path(s.path).name}: {s.reason}" for s in report.skipped]
     return "\n".join(lines)
 
@@ -394,7 +427,9 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                 f" <span class='src-meta'>{html.escape(c.date)} · {html.escape(Path(c.doc).name)}{page_note(c.page)}"
                 f" · chars {c.start}–{c.end}{also_in_html(c.also_in)}</span></div>"
                 f"<div class='src-text'>{highlight(c.text, c.quote_start - c.start, c.quote_end - c.start)}</div>"
-                + card_links(c.doc, c.start, c.end, c.quote_start, c.quote_end, c.page) + "</div>")
+                + card_links(c.doc, c.start, c.end, c.quote_start, c.quote_end, c.page)
+                + "</div>"
+            )
         parts.append("</div>")
     if not answer.found and answer.hits:
         # Let the reader check for themselves: what came closest, with its best-matching sentence.
@@ -407,7 +442,9 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                 f"{page_note(h.page_at(h.start + max(s, 0)))}"
                 f" · chars {h.start}–{h.end}</span></div>"
                 f"<div class='src-text'>{highlight(h.text, s, e)}</div>"
-                + card_links(h.doc, h.start, h.end, h.start + s, h.start + e, h.page) + "</div>")
+                + card_links(h.doc, h.start, h.end, h.start + s, h.start + e, h.page)
+                + "</div>"
+            )
         parts.append("</div>")
     if show_passages and answer.hits:
         parts.append("<div class='retrieved'><h4>Retrieved passages</h4>")
@@ -417,40 +454,44 @@ def sources_html(answer: Answer, show_passages: bool = False) -> str:
                 scores += f" · cosine {h.dense_score:.3f}"
             if h.bm25_score is not None:
                 scores += f" · BM25 {h.bm25_score:.2f}"
-            parts.append(f"<div class='hit'><b>#{i}</b> {html.escape(h.title)} "
-                         f"<span class='src-meta'>{html.escape(Path(h.doc).name)} · {scores}</span>"
-                         f"<div class='src-text'>{html.escape(h.text)}</div></div>")
+            parts.append(
+                f"<div class='hit'><b>#{i}</b> {html.escape(h.title)} "
+                f"<span class='src-meta'>{html.escape(Path(h.doc).name)} · {scores}</span>"
+                f"<div class='src-text'>{html.escape(h.text)}</div></div>"
+            )
         parts.append("</div>")
     return "".join(parts)
 
 
-PASSAGES_HEADING = {"fr": "Passages trouvés — rédaction de la réponse…",
-                    "en": "Passages found — writing the answer…"}
+PASSAGES_HEADING = {"fr": "Passages trouvés — rédaction de la réponse…", "en": "Passages found — writing the answer…"}
 
 
 def passages_html(hits, question: str, language: str = "en") -> str:
     """Cards for the retrieved passages, shown while the answer is written (they become the cited sources
     when the answer is checked). Ids are hit-N, so [n] markers never point at them."""
-    parts = [f"<div class='sources pending'><h4>{html.escape(PASSAGES_HEADING.get(language, PASSAGES_HEADING['en']))}"
-             "</h4>"]
+    parts = [
+        f"<div class='sources pending'><h4>{html.escape(PASSAGES_HEADING.get(language, PASSAGES_HEADING['en']))}</h4>"
+    ]
     for i, h in enumerate(hits, 1):
         s, e = closest_sentence(question, h)
         parts.append(
             f"<div class='src pending' id='hit-{i}'><div class='src-head'>{html.escape(h.title)}"
             f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}"
             f"{page_note(h.page_at(h.start + s) if s >= 0 else h.page)}</span></div>"
-            f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>")
+            f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
 
 def page_note(page: int | None) -> str:
-    """" · p. 3" in a card's meta line for a PDF passage; nothing for formats without pages."""
+    """ " · p. 3" in a card's meta line for a PDF passage; nothing for formats without pages."""
     return f" · p. {page}" if page else ""
 
 
-def card_links(doc: str, start: int, end: int, quote_start: int = -1, quote_end: int = -1,
-               page: int | None = None) -> str:
+def card_links(
+    doc: str, start: int, end: int, quote_start: int = -1, quote_end: int = -1, page: int | None = None
+) -> str:
     """The card's "open file" / "view in document" links; the view marks the quote, else the passage.
 
     >>> "view?s=10&amp;e=20" in card_links("/b/a.md", 0, 50, 10, 20)
@@ -476,10 +517,13 @@ def closest_sentence(question: str, hit) -> tuple[int, int]:
     from rag.prompting import is_content, passage_sentences
 
     if hit.sentences:
-        spans = [(s - hit.start, e - hit.start, x) for s, e, x in hit.sentences
-                 if is_content(hit, hit.text[s - hit.start:e - hit.start])]
-        if spans:
-            s, e, _ = max(spans, key=lambda t: t[2])
+        scored = [
+            (s - hit.start, e - hit.start, x)
+            for s, e, x in hit.sentences
+            if is_content(hit, hit.text[s - hit.start : e - hit.start])
+        ]
+        if scored:
+            s, e, _ = max(scored, key=lambda t: t[2])
             return s, e
     spans = passage_sentences(hit)
     if not spans:
@@ -491,6 +535,5 @@ def closest_sentence(question: str, hit) -> tuple[int, int]:
 
 def highlight(text: str, start: int, end: int) -> str:
     if 0 <= start < end <= len(text):
-        return (html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>"
-                + html.escape(text[end:]))
+        return html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>" + html.escape(text[end:])
     return html.escape(text)
