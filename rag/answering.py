@@ -171,15 +171,21 @@ class Assistant:
             timings["rewrite"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        # A period in the question favours its briefings (rag/retrieval.py); its words say when, not
-        # what, so the gate's keyword checks do without them.
+        # A period in the question favours its briefings (rag/retrieval.py).
         period = parse_period(query, self.today) or (parse_period(q, self.today) if query != q else None)
         qvec = self.retriever.embedder.queries([query])[0]
         hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
         timings["retrieve"] = time.perf_counter() - t
         yield StreamEvent(status="retrieved", hits=tuple(hits))
+        # When the period picked the passages, its words ("la semaine dernière", "20 mai") said when, not
+        # what: the gate's keyword checks do without them. Otherwise a date may be what the question is about.
+        applied = period is not None and (period.newest or any(period.contains(h.date) for h in hits))
         gate = evidence_gate(
-            without_phrase(query, period), hits, s.min_dense_score, s.min_keyword_coverage, s.min_dense_score_cross
+            without_phrase(query, period) if applied else query,
+            hits,
+            s.min_dense_score,
+            s.min_keyword_coverage,
+            s.min_dense_score_cross,
         )
         base = dict(question=q, language=language, query=query, hits=hits)
         trace: dict[str, Any] = {

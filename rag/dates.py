@@ -52,6 +52,8 @@ _MONTH_CONTEXT = re.compile(
     re.I,
 )
 _DURATION = re.compile(rf"^\D*(\d+)[\s-]*({_UNIT})\b", re.I)
+# what joins the two ends of one period: "du 10 mai au 20 mai", "between May 10 and May 20"
+_BETWEEN = re.compile(r"\s*(?:et|and|à|au|to|until|through|-|–)(?:\s+(?:le|la|l'|the))?\s*", re.I)
 _SINCE = re.compile(r"\b(?:depuis|since|from|à partir d[eu]|after|après)\s+(?:le\s+|the\s+|l['’])?$", re.I)
 # Periods dateparser 1.5 does not find (checked on each): (regex, unit, how many units back).
 _OWN = [
@@ -133,6 +135,12 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
     newest = _NEWEST.search(text)
     if not spans and not newest:
         return None
+    spans.sort()
+    if len(spans) > 1 and not all(
+        _BETWEEN.fullmatch(text[b:c]) for (_, b, _, _), (c, _, _, _) in zip(spans, spans[1:])
+    ):
+        # dates apart in the question ("En 2005, ... le 2 novembre") are not one period: keep the narrowest
+        spans = [min(spans, key=lambda x: (x[3] - x[2], x[0]))]
     bounds = [(a, b) for a, b, _, _ in spans] + ([newest.span()] if newest else [])
     a, b = min(x for x, _ in bounds), max(y for _, y in bounds)
     if not spans:
@@ -142,6 +150,28 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
     if first <= today < last:  # "this month", "cette année": nothing is dated after today
         last = today
     return DateRange(first.isoformat(), last.isoformat(), text[a:b].strip(), bool(newest))
+
+
+_LITERAL = re.compile(
+    r"\d|\b(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|"
+    r"decembre|january|february|march|april|may|june|july|august|september|october|november|december)\b",
+    re.I,
+)
+
+
+def keyword_query(question: str, period: DateRange | None) -> str:
+    """What keyword search should match: the question without a relative date phrase ("la semaine
+    dernière", "latest", "since Monday": words no passage is about), but with a written date
+    ("le 20 mai", "en 1990"), which passages often hold too.
+
+    >>> keyword_query("Les dernières nouvelles sur le gaz ?", DateRange("", "", "dernières nouvelles", True))
+    'Les sur le gaz ?'
+    >>> keyword_query("Le gaz le 20 mai ?", DateRange("2026-05-20", "2026-05-20", "le 20 mai"))
+    'Le gaz le 20 mai ?'
+    """
+    if period is None or _LITERAL.search(period.phrase):
+        return question
+    return without_phrase(question, period)
 
 
 def without_phrase(question: str, period: DateRange | None) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dates import DateRange, without_phrase
+from .dates import DateRange, keyword_query
 from .duplicates import fold
 from .duplicates import groups as duplicate_groups
 from .embedding import Embedder
@@ -83,8 +83,9 @@ class Retriever:
 
         `dates` (rag.dates.parse_period) favours, never filters: passages dated in its range get
         `settings.date_weight` more (its newest flag: up to that much, by recency), so when nothing
-        in range matches the answer comes from all; `filters` is the hard filter. Its phrase says when,
-        not what: BM25 scores the query without it (the embedding keeps the whole question).
+        in range matches the answer comes from all; `filters` is the hard filter. BM25 sees the
+        question without a relative date phrase ("last week") but with a written date ("20 mai"), which
+        passages often hold too (rag.dates.keyword_query); the embedding sees the whole question.
         """
         index = self.refresh()
         k = k or self.settings.top_k
@@ -96,7 +97,7 @@ class Retriever:
         q = query_vector if query_vector is not None else self.embedder.queries([query])[0]
 
         dense_rows = self._dense(index, q, depth, allowed) if mode in ("hybrid", "dense") else np.zeros(0, np.int64)
-        bm25 = index.bm25.scores(without_phrase(query, dates)) if mode in ("hybrid", "bm25") else None
+        bm25 = index.bm25.scores(keyword_query(query, dates)) if mode in ("hybrid", "bm25") else None
         bm25_rows = np.zeros(0, np.int64)
         if bm25 is not None:
             if allowed is not None:

@@ -53,6 +53,8 @@ def period(question):
         ("Sanctions in the last 30 days?", ("2026-10-30", "2026-11-29")),
         # a span between two dates
         ("Les réunions du 10 mai au 20 mai ?", ("2026-05-10", "2026-05-20")),
+        # two dates apart in the question are not one period: the narrowest is kept
+        ("En 2005, quelle fête a-t-on célébrée le 3 novembre 2005 en Tunisie ?", ("2005-11-03", "2005-11-03")),
     ],
 )
 def test_date_phrases_become_ranges(question, expected):

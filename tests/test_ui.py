@@ -119,6 +119,7 @@ def test_passages_are_shown_before_the_answer_then_become_the_cited_sources(base
     assert "id='hit-1'" in first_cards and "Passages trouvés" in first_cards  # ... beside the passages
     assert "<mark>Le cessez-le-feu de 30 jours a été proposé par Trump.</mark>" in first_cards
     assert "id='src-" not in first_cards  # [n] markers never point at a pending card
+    assert "view?s=0&amp;e=53" in first_cards  # the card opens the document at that sentence
     streamed = [cards for text, cards in steps[1:-1] if "Trump" in text]
     assert streamed and all(cards == first_cards for cards in streamed)  # cards stay while the answer streams
     final_text, final_cards = steps[-1]

@@ -224,3 +224,61 @@ def test_a_stopped_watch_does_not_sync(tmp_path, base_settings):
     write(tmp_path / "b", "a.md", "# A\n\ntexte")
     assert service.sync(tmp_path / "b", watched=True) is None  # a late call of a stopped watcher
     assert not (tmp_path / "index").exists()
+
+
+@pytest.mark.slow
+def test_watched_folder_while_the_chat_answers(tmp_path, base_settings, embedder, llm):
+    """The whole answer path (real LLM) while files are added, edited and deleted: every question
+    gets an answer, none an error, and the question after the sync sees the change."""
+    import shutil
+
+    from conftest import SAMPLES
+    from rag.indexing import build_index
+    from ui.service import ChatService
+
+    folder = tmp_path / "briefings"
+    shutil.copytree(SAMPLES, folder)
+    settings = base_settings.replace(index_dir=str(tmp_path / "index"))
+    build_index(folder, settings=settings, embedder=embedder)
+    service = ChatService(settings)
+    service._embedder, service._llm = embedder, llm  # reuse the session's loaded models
+    assert service.load()
+    service.start_watching(str(folder))
+    try:
+        finals, errors = [], []
+
+        def ask(question):
+            try:
+                finals.append([text for text, _ in service.chat(question, [])][-1])
+            except Exception as e:  # noqa: BLE001 -- any failure is a lost answer
+                errors.append(repr(e))
+
+        asker = threading.Thread(target=ask, args=("Qui a proposé la trêve de 30 jours ?",))
+        asker.start()
+        write(
+            folder,
+            "glacier.md",
+            "# Climat\nDate : 2025-06-02\n\nLe glacier du Rhône a perdu 3 % de son "
+            "volume en 2024, selon les glaciologues suisses.",
+        )
+        edited = folder / "2025-06-04-budgets-defense-sommet-otan.md"
+        edited.write_text(
+            edited.read_text(encoding="utf-8") + "\n\nLe sommet suivant se tiendra à Ankara.\n", encoding="utf-8"
+        )
+        victim = folder / "2025-06-10-prix-gaz-sanctions-ue.md"
+        victim.unlink()
+        asker.join(timeout=300)
+        assert not errors and finals and "Trump" in finals[0] and not finals[0].startswith("⚠️")
+
+        def synced():
+            chunks = service.assistant.retriever.refresh().chunks
+            docs = {c.doc.rsplit("/", 1)[-1] for c in chunks}
+            ankara = any("Ankara" in c.text for c in chunks if c.doc.endswith(edited.name))
+            return "glacier.md" in docs and victim.name not in docs and ankara
+
+        assert wait_until(synced, 30), service.status_markdown()
+        ask("Combien de volume le glacier du Rhône a-t-il perdu en 2024 ?")
+        assert not errors and "3 %" in finals[-1].replace("\u202f", " ").replace("3%", "3 %"), finals[-1]
+        assert "glacier.md" in service.status_markdown() and victim.name in service.status_markdown()
+    finally:
+        service.stop_watching()

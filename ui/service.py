@@ -474,11 +474,14 @@ def passages_html(hits, question: str, language: str = "en") -> str:
     ]
     for i, h in enumerate(hits, 1):
         s, e = closest_sentence(question, h)
+        page = h.page_at(h.start + s) if s >= 0 else h.page
         parts.append(
             f"<div class='src pending' id='hit-{i}'><div class='src-head'>{html.escape(h.title)}"
             f" <span class='src-meta'>{html.escape(h.date)} · {html.escape(Path(h.doc).name)}"
-            f"{page_note(h.page_at(h.start + s) if s >= 0 else h.page)}</span></div>"
-            f"<div class='src-text'>{highlight(h.text, s, e)}</div></div>"
+            f"{page_note(page)}{also_in_html(h.also_in)}</span></div>"
+            f"<div class='src-text'>{highlight(h.text, s, e)}</div>"
+            + card_links(h.doc, h.start, h.end, h.start + s, h.start + e, page)
+            + "</div>"
         )
     parts.append("</div>")
     return "".join(parts)
