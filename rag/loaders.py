@@ -322,8 +322,9 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     h1 = soup.find("h1")
-    if not title and h1:
-        title = h1.get_text(" ", strip=True)
+    headline = h1.get_text(" ", strip=True) if h1 else ""
+    if not title and headline:
+        title = headline
     date = ""
     for key, value in (
         ("name", "date"),
@@ -354,6 +355,9 @@ def _read_html(raw: bytes) -> tuple[str, str, str]:
     # then the whole page is the better text.
     words, main_words = len(text.split()), len(main.split())
     if main_words >= MIN_MAIN_WORDS or (main_words and main_words >= 0.5 * words):
+        # trafilatura keeps the headline as metadata, not text: it is the article's first line
+        if headline and headline not in main[: len(headline) + 200]:
+            main = f"{headline}\n\n{main}"
         text = main
     return text, title, date
 

@@ -523,3 +523,13 @@ def test_load_file_absolute_path_and_sha256_of_raw_bytes(tmp_path, monkeypatch):
 )
 def test_parse_date(value, expected):
     assert parse_date(value) == expected
+
+
+def test_html_article_keeps_its_headline():
+    """trafilatura keeps the <h1> as metadata only: the headline stays the text's first line."""
+    from conftest import SAMPLES
+    from rag.loaders import load_file
+
+    doc = load_file(SAMPLES / "2025-05-22-weimar-plus-europe-ecartee.html")
+    assert doc.text.startswith("L'Europe écartée des pourparlers : l'alliance Weimar+ prend forme\n\n")
+    assert doc.text.count("l'alliance Weimar+ prend forme") == 1
