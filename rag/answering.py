@@ -37,6 +37,7 @@ from .grounding import (
     with_markers,
 )
 from .llm import LLM
+from .memory import trim_heap
 from .prompting import (
     ANSWER,
     ANSWERABLE,
@@ -156,6 +157,13 @@ class Assistant:
     def stream(
         self, question: str, k: int | None = None, history=None, filters: Filters | None = None
     ) -> Iterator[StreamEvent]:
+        """The answer as events: the passages found, the LLM's text as it comes, then the final `Answer`."""
+        try:
+            yield from self._stream(question, k, history, filters)
+        finally:
+            trim_heap()  # also when the client stops reading after the answer: a server answers all day
+
+    def _stream(self, question: str, k: int | None, history, filters: Filters | None) -> Iterator[StreamEvent]:
         s = self.settings
         t0 = time.perf_counter()
         q = clean_question(question, s.max_question_chars)
