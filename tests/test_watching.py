@@ -279,6 +279,8 @@ def test_watched_folder_while_the_chat_answers(tmp_path, base_settings, embedder
         assert wait_until(synced, 30), service.status_markdown()
         ask("Combien de volume le glacier du Rhône a-t-il perdu en 2024 ?")
         assert not errors and "3 %" in finals[-1].replace("\u202f", " ").replace("3%", "3 %"), finals[-1]
-        assert "glacier.md" in service.status_markdown() and victim.name in service.status_markdown()
+        history = " ".join(service.changes)  # the page shows the last three
+        assert "Last change" in service.status_markdown()
+        assert "added glacier.md" in history and victim.name in history and edited.name in history, history
     finally:
         service.stop_watching()

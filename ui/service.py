@@ -48,9 +48,18 @@ class ChatService:
         self.error = ""
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
-        self.last_change = ""  # "2026-11-29 10:42:03: added a.txt; removed c.txt" (this process)
+        self.changes: list[str] = []  # newest first: "2026-11-29 10:42:03: added a.txt; removed c.txt"
         self._watcher: FolderWatcher | None = None  # set while the folder is watched
         self._status_cache: tuple = (None, {})
+
+    @property
+    def last_change(self) -> str:
+        """The newest index change this process made or saw ("" before any)."""
+        return self.changes[0] if self.changes else ""
+
+    @last_change.setter
+    def last_change(self, text: str) -> None:
+        self.changes = [text, *self.changes][:5]  # a few are kept: one sync rarely tells the whole story
 
     # ------------------------------------------------------------------ loading
     def load(self) -> bool:
@@ -339,7 +348,12 @@ class ChatService:
         root = Path(report.folder)
         parts = [
             f"{verb} {', '.join(_relative(p, root) for p in paths)}"
-            for verb, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed))
+            for verb, paths in (
+                ("added", report.added),
+                ("changed", report.changed),
+                ("removed", report.removed),
+                ("cleaned again (boilerplate lines changed)", report.recleaned),
+            )
             if paths
         ]
         if skipped_before is not None:
@@ -358,8 +372,9 @@ class ChatService:
             lines.append(f"🔄 Keeping the index in sync with `{self.watching}`.{busy}")
         if self._watcher is not None and self._watcher.error:
             lines.append(f"⚠️ {self._watcher.error}")
-        if self.last_change:
-            lines.append(f"Last change {self.last_change}")
+        if self.changes:
+            lines.append(f"Last change {self.changes[0]}")
+            lines += [f"Before: {change}" for change in self.changes[1:3]]
         return "".join("  \n" + line for line in lines)
 
     def index_rows(self) -> list[list]:
