@@ -109,7 +109,8 @@ class Retriever:
         favoured = np.zeros(0, np.int64)
         if dates is not None and dates.start and self.settings.date_weight and mode in ("hybrid", "dense"):
             # the closest passages of the period compete even when the whole index holds better matches
-            in_range = np.array([dates.contains(c.date) for c in index.chunks], dtype=bool)
+            known = index.chunk_dates
+            in_range = (known != "") & (known >= dates.start) & (known <= dates.end)  # = DateRange.contains
             if allowed is not None:
                 in_range &= allowed
             if in_range.any():

@@ -32,6 +32,7 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,11 @@ class LoadedIndex:
         u = np.arange(len(self.vectors))
         self.unit_first_chunk = np.searchsorted(self.chunk_units[:, 1], u, side="right")
         self.unit_last_chunk = np.searchsorted(self.chunk_units[:, 0], u, side="right") - 1
+
+    @cached_property
+    def chunk_dates(self) -> np.ndarray:
+        """Each chunk's ISO date ("" when unknown), as an array: a period is then two comparisons."""
+        return np.array([c.date or "" for c in self.chunks], dtype=str)
 
     def __len__(self) -> int:
         return len(self.chunks)
