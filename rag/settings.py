@@ -32,6 +32,15 @@ class Settings:
     # LLM: a GGUF file; empty = the Qwen2.5-Coder-1.5B-Instruct Q4_K_M from the PyPI parts
     llm_model: str = ""
 
+    # Index backend: "" = the FAISS + BM25 folder at index_dir; "postgresql://user:pass@host:port/db"
+    # = PostgreSQL with pgvector (rag/postgres.py), for several web replicas and build workers.
+    store: str = ""
+    # LLM backend: "" = llama.cpp in this process; else one or more OpenAI-compatible base URLs,
+    # comma-separated ("http://gpu1:8080/v1,http://gpu2:8080/v1"; rag/llm_server.py): tried in
+    # order, the next one when a server is down.
+    llm_url: str = ""
+    llm_timeout: float = 60.0  # seconds without a byte from an LLM server before trying the next
+
     # Larger files are skipped with a reason: embedding 50 MB of text takes hours on 2 cores.
     max_file_mb: float = 20.0
 
