@@ -64,26 +64,34 @@ def _embedder(settings: Settings):
         return _embedders[key]
 
 
+def _llm(settings: Settings):
+    from .backends import open_llm
+
+    # one in-process model per file and context size; one client per server list
+    key = (settings.llm_url.strip(), settings.llm_model, settings.models_dir, settings.n_ctx)
+    with _lock:
+        if key not in _llms:
+            _llms[key] = open_llm(settings)
+        return _llms[key]
+
+
+def _searcher(settings: Settings):
+    from .backends import open_index
+
+    return open_index(settings, _embedder(settings)).searcher()
+
+
 def _assistant(settings: Settings):
     from .answering import Assistant
-    from .llm import LLM
-    from .retrieval import Retriever
 
     key = settings
     with _lock:
         cached = _assistants.get(key)
     if cached is not None:
         return cached
-    embedder = _embedder(settings)
-    retriever = Retriever.load(settings, embedder)
-    from .models import llm_path
-
-    llm_key = (str(llm_path(settings)), settings.n_ctx)
+    retriever, llm = _searcher(settings), _llm(settings)
     with _lock:
-        if llm_key not in _llms:
-            _llms[llm_key] = LLM.load(settings)
-        assistant = Assistant(settings, retriever, _llms[llm_key])
-        _assistants[key] = assistant
+        assistant = _assistants.setdefault(key, Assistant(settings, retriever, llm))
     return assistant
 
 
@@ -125,29 +133,27 @@ def search(
     >>> search("Weimar+", k=5)[0].text                   # doctest: +SKIP
     "La réponse a pris la forme de l'alliance Weimar+ ..."
     """
-    from .retrieval import Retriever
-
     s = _settings(index_dir, settings)
     key = ("retriever", s)
     with _lock:
         retriever = _assistants.get(key)
     if retriever is None:
-        retriever = Retriever.load(s, _embedder(s))
+        retriever = _searcher(s)
         with _lock:
             _assistants[key] = retriever
     return retriever.search(query, k=k, mode=mode, filters=filters, dates=dates)
 
 
 def build_index(folder=None, *, index_dir=None, full: bool = False, progress=None, **settings) -> BuildReport:
-    """Index or re-sync a folder of briefings (incremental, atomic). See `rag.indexing.build_index`.
+    """Index or re-sync a folder of briefings (incremental, atomic) into the configured store (`store=`).
 
     >>> build_index("samples/briefings", index_dir="index").summary()   # doctest: +SKIP
     '10 documents (10 added, ...), 0 skipped, 27 chunks in 7.2 s'
     """
-    from .indexing import build_index as _build
+    from .backends import open_index
 
     s = _settings(index_dir, settings)
-    return _build(folder, settings=s, embedder=_embedder(s), full=full, progress=progress)
+    return open_index(s, _embedder(s)).build(None if folder is None else str(folder), full=full, progress=progress)
 
 
 def index_status(*, index_dir=None, **settings) -> dict:

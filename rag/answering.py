@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .backends import Generator, Searcher, open_index, open_llm
 from .dates import parse_period, without_phrase
 from .embedding import Embedder
 from .errors import InvalidQuestion
@@ -36,7 +37,6 @@ from .grounding import (
     unsupported,
     with_markers,
 )
-from .llm import LLM
 from .memory import trim_heap
 from .prompting import (
     ANSWER,
@@ -48,7 +48,7 @@ from .prompting import (
     detect_language,
     select_sentences,
 )
-from .retrieval import Filters, Retriever
+from .retrieval import Filters
 from .schema import Answer, Citation, Hit
 from .settings import Settings
 
@@ -122,18 +122,19 @@ class Assistant:
 
     today = None  # the day dates in questions are relative to; None = the real today (tests fix it)
 
-    def __init__(self, settings: Settings, retriever: Retriever, llm: LLM):
+    def __init__(self, settings: Settings, retriever: Searcher, llm: Generator):
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
 
     @classmethod
     def load(
-        cls, settings: Settings | None = None, embedder: Embedder | None = None, llm: LLM | None = None
+        cls, settings: Settings | None = None, embedder: Embedder | None = None, llm: Generator | None = None
     ) -> Assistant:
+        """The configured index (FAISS folder or PostgreSQL) and LLM (in-process or servers), rag/backends.py."""
         settings = settings or Settings.from_env()
-        retriever = Retriever.load(settings, embedder)
-        return cls(settings, retriever, llm or LLM.load(settings))
+        retriever = open_index(settings, embedder or Embedder.load(settings)).searcher()
+        return cls(settings, retriever, llm or open_llm(settings))
 
     def warm_up(self) -> None:
         """Load the embedder's weights and put the constant system prompt in llama.cpp's cache,

@@ -38,11 +38,28 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 IndexOpt = typer.Option(None, "--index", "-i", help="Index directory [env RAG_INDEX_DIR, default ./index]")
+StoreOpt = typer.Option(
+    None,
+    "--store",
+    help="postgresql://user:pass@host:port/db to use PostgreSQL instead of the index folder [env RAG_STORE]",
+)
+LlmUrlOpt = typer.Option(
+    None,
+    "--llm-url",
+    help="OpenAI-compatible server(s), comma-separated, instead of the in-process LLM [env RAG_LLM_URL]",
+)
 
 
-def _settings(index: str | None = None, **overrides):
+def _settings(index: str | None = None, store: str | None = None, llm_url: str | None = None, **overrides):
+    import os
+
     from .settings import Settings
 
+    # Flags win over the environment; set there, they also reach the library and the web chat.
+    if store is not None:
+        os.environ["RAG_STORE"] = store
+    if llm_url is not None:
+        os.environ["RAG_LLM_URL"] = llm_url
     return Settings.from_env(index_dir=index, **overrides)
 
 
@@ -63,6 +80,7 @@ def index_build(
     index: str | None = IndexOpt,
     full: bool = typer.Option(False, "--full", help="Re-embed everything instead of syncing"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    store: str | None = StoreOpt,
 ):
     """Index a folder (re-runs embed only added or changed files)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -89,7 +107,10 @@ def index_build(
                 bar.update(tasks[stage], completed=done, total=total)
 
             report = build_index(
-                str(folder) if folder else None, index_dir=_settings(index).index_dir, full=full, progress=progress
+                str(folder) if folder else None,
+                index_dir=_settings(index, store).index_dir,
+                full=full,
+                progress=progress,
             )
     except RagError as e:
         _fail(e)
@@ -100,25 +121,29 @@ def index_build(
 
 
 @index_app.command("status")
-def index_status(index: str | None = IndexOpt, as_json: bool = typer.Option(False, "--json")):
-    """What the index holds: documents, chunks, models, when built."""
+def index_status(
+    index: str | None = IndexOpt, as_json: bool = typer.Option(False, "--json"), store: str | None = StoreOpt
+):
+    """What the index holds: documents, chunks, models, when built (passwords masked)."""
     from . import index_status as status
 
     try:
-        info = status(index_dir=_settings(index).index_dir)
+        info = status(index_dir=_settings(index, store).index_dir)
     except RagError as e:
         _fail(e)
     if as_json:
         print(json.dumps(info, ensure_ascii=False, indent=1))
         return
     table = Table(show_header=False, box=None)
-    for key in ("index_dir", "source", "built_at", "documents", "chunks", "embedder"):
+    for key in ("store", "source", "built_at", "documents", "chunks", "embedder"):
         table.add_row(key, str(info.get(key)))
     table.add_row("chunking", json.dumps(info.get("chunking")))
     try:
         from .models import llm_path
+        from .settings import masked_url
 
-        table.add_row("llm", llm_path(_settings(index)).name)
+        llm_url = _settings(index).llm_url
+        table.add_row("llm", ", ".join(masked_url(u) for u in llm_url.split(",")) or llm_path(_settings(index)).name)
     except RagError as e:
         table.add_row("llm", f"not available ({e})")
     table.add_row("skipped", str(len(info.get("skipped") or [])))
@@ -132,9 +157,12 @@ def ask(
     index: str | None = IndexOpt,
     k: int | None = typer.Option(None, "-k", help="Passages given to the LLM"),
     passages: bool = typer.Option(False, "--passages", help="Also show the retrieved passages"),
+    store: str | None = StoreOpt,
+    llm_url: str | None = LlmUrlOpt,
 ):
     """Ask a question; the answer streams, then its sources are listed."""
     _quiet_libraries()
+    _settings(index, store, llm_url)
     if question is not None:
         _ask_once(question, index, k, passages)
         return
@@ -209,6 +237,7 @@ def search(
     index: str | None = IndexOpt,
     k: int = typer.Option(5, "-k"),
     mode: str = typer.Option("hybrid", help="hybrid, dense or bm25"),
+    store: str | None = StoreOpt,
 ):
     """Show the passages retrieval finds for a query (no LLM); a period in it ("hier", "last week") is favoured."""
     from . import search as do_search
@@ -219,7 +248,7 @@ def search(
     if period is not None:
         out.print(f"[dim](dates: {period.describe()})[/]", highlight=False)
     try:
-        hits = do_search(query, k=k, index_dir=_settings(index).index_dir, mode=mode, dates=period)
+        hits = do_search(query, k=k, index_dir=_settings(index, store).index_dir, mode=mode, dates=period)
     except RagError as e:
         _fail(e)
     for i, h in enumerate(hits, 1):
@@ -326,6 +355,8 @@ def serve(
         "--watch",
         help="Keep the index in sync with its folder: added, changed or deleted files are re-indexed within seconds",
     ),
+    store: str | None = StoreOpt,
+    llm_url: str | None = LlmUrlOpt,
 ):
     """Start the web chat (--watch: and keep the index in sync with its folder)."""
     try:
@@ -335,7 +366,7 @@ def serve(
         raise typer.Exit(1) from None
     _quiet_libraries()
     try:
-        main(index_dir=_settings(index).index_dir, host=host, port=port, auth=auth, watch=watch)
+        main(index_dir=_settings(index, store, llm_url).index_dir, host=host, port=port, auth=auth, watch=watch)
     except RagError as e:
         _fail(e)
 

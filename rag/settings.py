@@ -135,6 +135,28 @@ class Settings:
         return self.n_threads or (os.cpu_count() or 1)
 
 
+def masked_url(url: str) -> str:
+    """A URL safe to print: its password (and any token in the user part) replaced by ***.
+
+    >>> masked_url("postgresql://rag:s3cret@db:5432/rag")
+    'postgresql://rag:***@db:5432/rag'
+    >>> masked_url("http://127.0.0.1:8080/v1")
+    'http://127.0.0.1:8080/v1'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 def _coerce(type_name, raw: str):
     t = type_name if isinstance(type_name, str) else type_name.__name__
     if t == "int":

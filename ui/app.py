@@ -276,7 +276,7 @@ def main(
         max_file_size=f"{int(settings.max_file_mb)}mb",
         quiet=True,
         # the cited briefings, read-only (ui/documents.py), ahead of Gradio's own routes
-        app_kwargs={"routes": document_routes(settings.index_dir, int(settings.max_file_mb * 2**20))},
+        app_kwargs={"routes": document_routes(service.index(), int(settings.max_file_mb * 2**20))},
     )
 
 

@@ -23,10 +23,13 @@ import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import RagError
 from rag.loaders import MAX_FILE_BYTES, SUPPORTED, LoadError, load_file, read_bytes
-from rag.store import IndexStore
+
+if TYPE_CHECKING:
+    from rag.backends import Index
 
 # The formats a browser shows as they are; the others (Word) are downloaded.
 _INLINE = {"pdf": "application/pdf", "html": "text/html", "txt": "text/plain", "md": "text/plain"}
@@ -61,8 +64,10 @@ def doc_id(path: str) -> str:
     return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def resolve(key: str, index_dir: str) -> IndexedDocument:
+def resolve(key: str, index: str | Index) -> IndexedDocument:
     """The indexed document with this id; DocumentNotFound for anything else (paths, unknown ids).
+
+    `index` is the index backend (rag/backends.py), or the FAISS folder's path.
 
     >>> resolve("../../etc/passwd", "index")
     Traceback (most recent call last):
@@ -72,7 +77,12 @@ def resolve(key: str, index_dir: str) -> IndexedDocument:
     if not _ID.fullmatch(key or ""):
         raise DocumentNotFound(f"no document {key!r} in the index")
     try:
-        documents = IndexStore(index_dir).manifest().get("documents") or {}
+        if isinstance(index, str):
+            from rag.folder_index import FolderIndex
+            from rag.settings import Settings
+
+            index = FolderIndex(Settings(index_dir=index), None)
+        documents = index.documents()
     except RagError as e:
         raise DocumentNotFound(f"no index to look documents up in ({e})") from None
     for path, entry in documents.items():
@@ -201,7 +211,7 @@ def _quote(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- HTTP
-def document_routes(index_dir: str, max_bytes: int = MAX_FILE_BYTES) -> list:
+def document_routes(index: str | Index, max_bytes: int = MAX_FILE_BYTES) -> list:
     """Starlette routes serving `doc/<id>` and `doc/<id>/view`, for `demo.launch(app_kwargs={"routes": ...})`.
 
     They honour the app's login (`--auth`) like Gradio's own routes.
@@ -214,7 +224,7 @@ def document_routes(index_dir: str, max_bytes: int = MAX_FILE_BYTES) -> list:
         if not await _signed_in(request):
             return PlainTextResponse("sign in first", status_code=401)
         try:
-            doc = await run_in_threadpool(resolve, request.path_params["id"], index_dir)
+            doc = await run_in_threadpool(resolve, request.path_params["id"], index)
             headers = await run_in_threadpool(original_headers, doc)
         except (DocumentNotFound, OSError) as e:
             return PlainTextResponse(str(e), status_code=404)
@@ -228,7 +238,7 @@ def document_routes(index_dir: str, max_bytes: int = MAX_FILE_BYTES) -> list:
         except ValueError:
             start = end = -1
         try:
-            doc = await run_in_threadpool(resolve, request.path_params["id"], index_dir)
+            doc = await run_in_threadpool(resolve, request.path_params["id"], index)
             page = await run_in_threadpool(view_html, doc, start, end, max_bytes)
         except (DocumentNotFound, LoadError) as e:
             return PlainTextResponse(str(e), status_code=404)

@@ -28,6 +28,7 @@ from rag.watching import FolderWatcher
 
 if TYPE_CHECKING:  # the assistant loads on first use, with its models
     from rag.answering import Assistant
+    from rag.backends import Index
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class ChatService:
         self.changes: list[str] = []  # newest first: "2026-11-29 10:42:03: added a.txt; removed c.txt"
         self._watcher: FolderWatcher | None = None  # set while the folder is watched
         self._status_cache: tuple = (None, {})
+        self._index: Index | None = None  # the index backend (rag/backends.py), made on first use
 
     @property
     def last_change(self) -> str:
@@ -65,9 +67,8 @@ class ChatService:
     def load(self) -> bool:
         """Load embedder, LLM and index; remember a readable error instead of raising."""
         from rag.answering import Assistant
+        from rag.backends import open_llm
         from rag.embedding import Embedder
-        from rag.llm import LLM
-        from rag.retrieval import Retriever
 
         with self._load_lock:
             if self.assistant is not None:
@@ -75,8 +76,8 @@ class ChatService:
             try:
                 if not hasattr(self, "_llm"):
                     self._embedder = Embedder.load(self.settings)
-                    self._llm = LLM.load(self.settings)
-                retriever = Retriever.load(self.settings, self._embedder)
+                    self._llm = open_llm(self.settings)
+                retriever = self.index().searcher()
                 self.assistant = Assistant(self.settings, retriever, self._llm)
                 self.assistant.warm_up()
                 self.error = ""
@@ -135,25 +136,33 @@ class ChatService:
             yield f"⚠️ {e}", ""
 
     # ------------------------------------------------------------------ index
-    def status(self) -> dict:
-        from rag import index_status
+    def index(self) -> Index:
+        """The index backend the settings name (FAISS folder or PostgreSQL), with the embedder once loaded."""
+        from rag.backends import open_index
 
-        # The page refreshes this every few seconds while watching: read the manifest once per generation.
+        embedder = getattr(self, "_embedder", None)
+        if self._index is None or (embedder is not None and getattr(self._index, "embedder", None) is not embedder):
+            self._index = open_index(self.settings, embedder)
+        return self._index
+
+    def status(self) -> dict:
+        # The page refreshes this every few seconds while watching: read the index once per version.
         version = self.index_version()
         if version is not None and self._status_cache[0] == version:
             return self._status_cache[1]
         try:
-            info = index_status(index_dir=self.settings.index_dir)
+            info = self.index().status()
         except RagError as e:
             return {"error": str(e)}
         self._status_cache = (version, info)
         return info
 
     def index_version(self):
-        """The live index generation's path (None without an index): changes with every written build."""
-        from rag.store import IndexStore
-
-        return IndexStore(self.settings.index_dir).current()
+        """Changes with every written build (None without an index or when the store is unreachable)."""
+        try:
+            return self.index().version()
+        except RagError:
+            return None
 
     def status_markdown(self) -> str:
         s = self.status()
@@ -213,8 +222,6 @@ class ChatService:
 
     def rebuild(self, folder: str, files: list[str] | None = None) -> Iterator[str]:
         """Sync the index with `folder` (plus uploads), yielding progress lines; the chat keeps working."""
-        from rag.indexing import build_index
-
         try:
             path = self.check_folder(folder)
             added, refused = self.add_uploads(files or [], str(path)) if files else ([], [])
@@ -235,8 +242,7 @@ class ChatService:
 
             def run():
                 try:
-                    embedder = self._embedder if hasattr(self, "_embedder") else None
-                    result["report"] = build_index(path, settings=self.settings, embedder=embedder, progress=progress)
+                    result["report"] = self.index().build(str(path), progress=progress)
                 except Exception as e:  # shown in the page, never a traceback
                     result["error"] = str(e) if isinstance(e, RagError) else f"{type(e).__name__}: {e}"
                 finally:
@@ -310,7 +316,6 @@ class ChatService:
         """
         from rag.embedding import Embedder
         from rag.errors import IndexBusy
-        from rag.indexing import build_index
 
         before = {x["path"] for x in self.status().get("skipped") or []}
         report, error = None, None
@@ -321,7 +326,7 @@ class ChatService:
                 try:
                     if not hasattr(self, "_embedder"):
                         self._embedder = Embedder.load(self.settings)
-                    report = build_index(folder, settings=self.settings, embedder=self._embedder)
+                    report = self.index().build(str(folder))
                     self.note_change(report, before)
                     break
                 except IndexBusy as e:  # `rag index build` runs in a shell: wait for it
