@@ -213,8 +213,8 @@ def fuse(
 
     >>> from rag.settings import Settings
     >>> fuse(Settings(), np.array([7, 9]), np.array([0.9, 0.7]), np.array([7, 9]), np.array([0.9, 0.7]),
-    ...      np.array([7, 9]), np.array([4.0, 4.0]), np.array([4.0, 0.0])).round(3).tolist()
-    [2.0, 0.0]
+    ...      np.array([7, 9]), np.array([4.0, 2.0]), np.array([4.0, 0.0])).round(3).tolist()
+    [2.0, -1.0]
     >>> fuse(Settings(), np.array([7, 9]), np.array([0.9, 0.7]), np.array([7, 9]), np.array([0.9, 0.7]),
     ...      np.array([9]), None, None).round(3).tolist()
     [1.0, -1.0]
