@@ -227,8 +227,11 @@ def url(data_dir: str | os.PathLike) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.postgres_local", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("start", "start the server (initialise it the first time); print its URL"),
-                       ("stop", "stop the server"), ("url", "print the URL of the running server")):
+    for name, text in (
+        ("start", "start the server (initialise it the first time); print its URL"),
+        ("stop", "stop the server"),
+        ("url", "print the URL of the running server"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--dir", default="/tmp/rag-pg", help="the server's folder (default /tmp/rag-pg)")
         if name == "start":
