@@ -444,9 +444,10 @@ class PostgresIndex:
                     "or join it as a worker (the current index stays usable meanwhile)"
                 )
             expect = self._expect()
+            before = _meta(control) if _one(control, "SELECT to_regclass('rag_meta')")[0] else {}
             self._prepare(control, expect, full)
             meta = _meta(control)
-            folder = self._resolve_folder(folder, meta)
+            folder = self._resolve_folder(folder, {"source": meta.get("source") or before.get("source")})
             report = BuildReport(folder=str(folder), index_dir=self.location)
             limit = int(self.settings.max_file_mb * 2**20)
 
