@@ -234,7 +234,7 @@ def _extension(conn, name: str, what: str, url: str) -> str:
         log.debug("CREATE EXTENSION %s: %s", name, _reason(e, url))
         raise StoreUnavailable(
             f"PostgreSQL at {mask_url(url)} lacks the {name} extension ({what}): install it on the server "
-            f"(Debian: apt install {'postgresql-<major>-pgvector' if name == 'vector' else 'postgresql-contrib'}), "
+            f"({'pgvector 0.8 or later, package postgresql-<major>-pgvector' if name == 'vector' else 'PostgreSQL contrib, package postgresql-contrib'}), "
             f"or point {SETTING} at a server that has it"
         ) from None
     row = conn.execute(
@@ -446,6 +446,8 @@ class PostgresIndex:
             expect = self._expect()
             before = _meta(control) if _one(control, "SELECT to_regclass('rag_meta')")[0] else {}
             self._prepare(control, expect, full)
+            # builds whose coordinator died: their workers stop, their jobs are never taken again
+            control.execute("UPDATE rag_builds SET state = 'abandoned' WHERE state IN ('scan', 'index')")
             meta = _meta(control)
             folder = self._resolve_folder(folder, {"source": meta.get("source") or before.get("source")})
             report = BuildReport(folder=str(folder), index_dir=self.location)
@@ -480,7 +482,7 @@ class PostgresIndex:
             self._enqueue(control, build_id, "scan", [(p, None) for p in to_scan])
             if to_scan and workers > 1:
                 helpers = self._spawn_workers(workers - 1)
-            self._drain(build_id, "scan", progress)
+            self._drain(build_id, "scan", None)
             kept: dict[str, list[str]] = {k: old[k]["lines"] for k in digests if k not in to_scan}
             for path, state, reason, lines in control.execute(
                 "SELECT path, state, reason, lines FROM rag_jobs WHERE build_id = %s AND phase = 'scan' ORDER BY path",
@@ -617,6 +619,12 @@ class PostgresIndex:
                     log.warning("store not reused, rebuilding fully: %s", e)
                     full = True
         _extension(control, "vector", "pgvector, the vector type and HNSW index", self.url)
+        installed = _one(control, "SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0]
+        if _version(installed) < (0, 5):
+            raise StoreUnavailable(
+                f"PostgreSQL at {self.location} has pgvector {installed}; HNSW indexes need 0.5 or later (0.8 for "
+                f"filtered searches): upgrade it on the server, then ALTER EXTENSION vector UPDATE ({SETTING})"
+            )
         unaccent = _extension(control, "unaccent", "accent folding for full-text search", self.url)
         if version is not None and not full:
             return
@@ -675,14 +683,14 @@ class PostgresIndex:
             worker = _worker_name()
             while True:
                 if self._work_one(conn, build_id, phase, worker) is not None:
-                    if progress:
+                    if progress and phase == "index":
                         done, total = _one(
                             conn,
                             "SELECT count(*) FILTER (WHERE state <> 'todo'), count(*) FROM rag_jobs "
                             "WHERE build_id = %s AND phase = %s",
                             (build_id, phase),
                         )
-                        progress("embed" if phase == "index" else "scan", done, total)
+                        progress("embed", done, total)
                     continue
                 left = _one(
                     conn,
@@ -841,6 +849,11 @@ class PostgresIndex:
         )
 
 
+def _version(text: str) -> tuple[int, ...]:
+    """'0.8.1' -> (0, 8, 1)."""
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
+
+
 def _one(conn, query: str, params: Any = None) -> tuple:
     """The one row a query returns."""
     row = conn.execute(query, params).fetchone()
@@ -903,12 +916,15 @@ class PostgresSearcher:
         expect = expected_settings(s, self.embedder)
         with self.index._reading() as conn:
             _open_for_reading(conn, self.index.url, expect)
-            n = int(_one(conn, "SELECT chunks FROM rag_state")[0])
+            n, vector_version = _one(
+                conn, "SELECT chunks, (SELECT extversion FROM pg_extension WHERE extname = 'vector') FROM rag_state"
+            )
             if n == 0:
                 return []
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(s.pg_ef_search, 1)),))
-            # filtered HNSW scans go on until enough rows pass the filter (pgvector >= 0.8)
-            conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+            if _version(vector_version or "0") >= (0, 8):
+                # filtered HNSW scans go on until enough rows pass the filter (before 0.8, at most ef_search rows)
+                conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
             docs_sql, params = _filter_sql(filters)
             dense_rows: list[int] = []
             if mode in ("hybrid", "dense"):
