@@ -929,19 +929,10 @@ class PostgresSearcher:
             dense_rows: list[int] = []
             if mode in ("hybrid", "dense"):
                 dense_rows = self._dense(conn, qv, depth, docs_sql, params)
-            terms: list[tuple[str, float]] = []
+            terms: list[_Term] = []
             lexical: list[tuple[int, float]] = []
             if words:
-                terms = [
-                    (str(t), float(idf))
-                    for t, idf in conn.execute(
-                        "SELECT q::text, ln(1 + (%(n)s - df + 0.5) / (df + 0.5)) FROM ("
-                        "  SELECT q, (SELECT count(*) FROM rag_chunks WHERE tsv @@ q) AS df FROM ("
-                        "    SELECT DISTINCT rag_tsquery(w) AS q FROM unnest(%(words)s::text[]) AS w) x"
-                        "  WHERE numnode(q) > 0) y",
-                        {"n": n, "words": words},
-                    )
-                ]
+                terms = _terms(conn, words, n)
                 if terms:
                     lexical = self._lexical(conn, terms, depth, docs_sql, params)
             favoured: list[int] = []
@@ -1019,24 +1010,41 @@ class PostgresSearcher:
         return [r[0] for r in conn.execute(sql, dict(params, q=qv, m=4 * depth, depth=depth))]
 
     @staticmethod
-    def _lexical(conn, terms: list[tuple[str, float]], depth: int, where: str, params: dict) -> list[tuple[int, float]]:
-        """The `depth` chunks with the best keyword scores (> 0), best first."""
+    def _lexical(conn, terms: list[_Term], depth: int, where: str, params: dict) -> list[tuple[int, float]]:
+        """The `depth` chunks with the best keyword scores (> 0), best first.
+
+        Every chunk holding a word is scored when they are at most LEXICAL_EXACT in all (exact, as BM25
+        over the whole index). Beyond, the chunks of the rare words (df <= LEXICAL_POOL) are all scored,
+        and of those holding only common words, the LEXICAL_POOL best by plain ts_rank: scoring them all
+        costs a tsvector read per chunk holding "Europe" (0.5-1.4 s for 50k chunks of common words).
+        """
         allowed = f"AND c.doc_id IN (SELECT d.doc_id FROM rag_documents d WHERE {where})" if where else ""
+        args = dict(params, tq=[t.query for t in terms], idf=[t.idf for t in terms], depth=depth)
+        if sum(t.df for t in terms) <= LEXICAL_EXACT:
+            pool = f"SELECT c.chunk_id FROM rag_chunks c WHERE c.tsv @@ %(any)s::tsquery {allowed}"
+            args["any"] = _any(terms)
+        else:
+            rare = [t for t in terms if t.df <= LEXICAL_POOL]
+            common = [t for t in terms if t.df > LEXICAL_POOL]
+            parts = []
+            if rare:
+                parts.append(f"SELECT c.chunk_id FROM rag_chunks c WHERE c.tsv @@ %(rare)s::tsquery {allowed}")
+                args["rare"] = _any(rare)
+            if common:
+                parts.append(
+                    f"(SELECT c.chunk_id FROM rag_chunks c WHERE c.tsv @@ %(common)s::tsquery {allowed} "
+                    "ORDER BY ts_rank(c.tsv, %(common)s::tsquery, 1) DESC LIMIT %(pool)s)"
+                )
+                args.update(common=_any(common), pool=LEXICAL_POOL)
+            pool = " UNION ".join(parts)
         sql = (
             f"SELECT c.chunk_id, {_LEXICAL_SCORE} AS score FROM rag_chunks c "
-            f"WHERE c.tsv @@ %(any)s::tsquery {allowed} ORDER BY score DESC, c.chunk_id LIMIT %(depth)s"
-        )
-        args = dict(
-            params,
-            tq=[t for t, _ in terms],
-            idf=[x for _, x in terms],
-            any=" | ".join(f"({t})" for t, _ in terms),
-            depth=depth,
+            f"WHERE c.chunk_id IN ({pool}) ORDER BY score DESC, c.chunk_id LIMIT %(depth)s"
         )
         return [(r, float(x)) for r, x in conn.execute(sql, args) if x > 0]
 
     @staticmethod
-    def _candidates(conn, qv: str, rows: np.ndarray, terms: list[tuple[str, float]]) -> list[_Candidate]:
+    def _candidates(conn, qv: str, rows: np.ndarray, terms: list[_Term]) -> list[_Candidate]:
         """The candidates' chunks with each unit's cosine to the question and their keyword score, by chunk id."""
         score = _LEXICAL_SCORE if terms else "0.0"
         sql = (
@@ -1047,7 +1055,7 @@ class PostgresSearcher:
             "JOIN rag_units u ON u.doc_id = c.doc_id AND u.ord >= c.unit_first AND u.ord < c.unit_stop "
             "WHERE c.chunk_id = ANY(%(rows)s) GROUP BY c.chunk_id, d.path ORDER BY c.chunk_id"
         )
-        args = {"q": qv, "rows": rows.tolist(), "tq": [t for t, _ in terms], "idf": [x for _, x in terms]}
+        args = {"q": qv, "rows": rows.tolist(), "tq": [t.query for t in terms], "idf": [t.idf for t in terms]}
         return [
             _Candidate(
                 chunk_id=r[0],
@@ -1064,6 +1072,66 @@ class PostgresSearcher:
             )
             for r in conn.execute(sql, args)
         ]
+
+
+LEXICAL_EXACT = 20_000  # chunks holding any of the question's words, up to which all are scored
+LEXICAL_POOL = 1_000  # beyond: a word in at most this many chunks is rare; common words' best chunks kept
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One word of the question: its tsquery (French | English stem), in how many chunks, its idf."""
+
+    query: str
+    df: int
+    idf: float
+
+
+def _terms(conn, words: list[str], n: int) -> list[_Term]:
+    """The question's words as terms, with BM25's idf = ln(1 + (n - df + 0.5) / (df + 0.5)).
+
+    df: counted with the GIN index, except for the words whose stems are among the column's most
+    common lexemes in PostgreSQL's statistics (ANALYZE), whose share of chunks is read there: counting
+    them costs a row read per chunk holding them, and their idf is small either way.
+    """
+    queries = [
+        str(q)
+        for (q,) in conn.execute(
+            "SELECT DISTINCT q::text FROM (SELECT rag_tsquery(w) AS q FROM unnest(%s::text[]) AS w) x "
+            "WHERE numnode(q) > 0 ORDER BY 1",
+            (words,),
+        )
+    ]
+    if not queries:
+        return []
+    common: dict[str, float] = {}
+    stats = conn.execute(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+        "WHERE tablename = 'rag_chunks' AND attname = 'tsv' AND schemaname = current_schema()"
+    ).fetchone()
+    if stats and stats[0]:
+        common = dict(zip(stats[0], stats[1]))  # the frequencies array ends with 3 summary numbers
+    df: dict[str, int] = {}
+    unknown = []
+    for q in queries:
+        lexemes = [x.replace("''", "'") for x in re.findall(r"'((?:[^']|'')*)'", q)]
+        if lexemes and all(x in common for x in lexemes):
+            df[q] = round(n * max(common[x] for x in lexemes))
+        else:
+            unknown.append(q)
+    if unknown:
+        df.update(
+            conn.execute(
+                "SELECT q, (SELECT count(*) FROM rag_chunks WHERE tsv @@ q::tsquery) FROM unnest(%s::text[]) AS q",
+                (unknown,),
+            ).fetchall()
+        )
+    return [_Term(q, int(df[q]), float(np.log(1 + (n - df[q] + 0.5) / (df[q] + 0.5)))) for q in queries]
+
+
+def _any(terms: list[_Term]) -> str:
+    """A tsquery matching any of the terms."""
+    return " | ".join(f"({t.query})" for t in terms)
 
 
 # BM25-like keyword score of chunk c: sum over the question's words of idf x ts_rank (normalisation 1:
