@@ -331,11 +331,20 @@ class PostgresIndex:
     @contextmanager
     def _reading(self) -> Iterator[psycopg.Connection]:
         """A pooled connection in a read-only snapshot transaction (one consistent view of the store)."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
         pool = self._get_pool()
-        with pool.connection() as conn:
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield conn
+        try:
+            with pool.connection(timeout=10) as conn:
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield conn
+        except (psycopg.OperationalError, PoolTimeout) as e:  # the server went away since the pool opened
+            raise StoreUnavailable(
+                f"lost the PostgreSQL store at {self.location} ({_reason(e, self.url)[:200]}): check the server "
+                f"and {SETTING}"
+            ) from None
 
     def _get_pool(self):
         with self._pool_lock:
