@@ -4,7 +4,9 @@ The wheel ships PostgreSQL 18 with pgvector and unaccent; this starts a server o
 listening on 127.0.0.1 only, with a password-protected database `rag`, and gives its URL:
 
     python -m tools.postgres_local start --dir /tmp/rag-pg --port 5433    # prints the URL
-    RAG_STORE="$(python -m tools.postgres_local url --dir /tmp/rag-pg)" rag index build samples/briefings
+    export RAG_STORE="$(python -m tools.postgres_local url --dir /tmp/rag-pg)"
+    python -m rag.postgres build samples/briefings --workers 2         # or: rag index build, once it has --store
+    python -m rag.postgres work --wait 60                               # another worker, from another shell
     python -m tools.postgres_local stop --dir /tmp/rag-pg
 
 Layout of `--dir`: `data/` (the cluster), `server.log`, `url` (the URL with its password, mode 600).
