@@ -525,6 +525,7 @@ class PostgresIndex:
             skipped = [{"path": s.path, "reason": s.reason} for s in report.skipped]
             if not jobs and not removed and meta.get("skipped", []) == skipped:
                 control.execute("UPDATE rag_builds SET state = 'done' WHERE build_id = %s", (build_id,))
+                control.execute("DELETE FROM rag_builds WHERE build_id < %s", (build_id,))
                 report.documents, report.chunks = len(kept), sum(old[k]["chunks"] for k in kept)
                 report.timings["total"] = time.perf_counter() - t0
                 return report  # nothing changed
@@ -587,11 +588,15 @@ class PostgresIndex:
                     pass
             raise
         finally:
+            # all jobs are done (or the build failed): the helpers are idle, or still loading their model
+            for proc in helpers:
+                proc.terminate()
             for proc in helpers:
                 try:
-                    proc.wait(timeout=60)
+                    proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+                    proc.wait()
             control.close()
         report.timings["total"] = time.perf_counter() - t0
         return report
