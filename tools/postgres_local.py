@@ -140,7 +140,8 @@ def start(data_dir: str | os.PathLike, port: int = 5433, password: str | None = 
                     f"--pwfile={pwfile}",
                     "--auth=scram-sha-256",
                     "--encoding=UTF8",
-                    # Unicode case mapping whatever the machine's locales (full-text search lower-cases words)
+                    "--no-locale",  # the C locale: it exists everywhere, whatever LANG names (initdb checks it)
+                    # but Unicode case mapping for text (full-text search lower-cases words: "État" -> "état")
                     "--locale-provider=builtin",
                     "--builtin-locale=C.UTF-8",
                     "--no-instructions",
