@@ -908,6 +908,8 @@ class PostgresSearcher:
         self.index = index
         self.settings = index.settings
         self.embedder = index._embedder()
+        with index._reading() as conn:  # fail now, as the FAISS Retriever does, on a missing or other index
+            _open_for_reading(conn, index.url, expected_settings(self.settings, self.embedder))
 
     def search(
         self,
