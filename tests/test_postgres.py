@@ -42,7 +42,7 @@ def pg_url():
     # not under pytest's tmp_path: as root the server runs as another user, who cannot enter /tmp/pytest-of-root
     folder = tempfile.mkdtemp(prefix="rag-pg-test-")
     try:
-        yield postgres_local.start(folder, _free_port())
+        yield postgres_local.start(folder, _free_port(), durable=False)  # throwaway: no fsync
     finally:
         postgres_local.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)

@@ -108,10 +108,11 @@ def _run(args: list[str], user: str | None, **kwargs) -> subprocess.CompletedPro
     return subprocess.run(prefix + args, capture_output=True, text=True, **kwargs)
 
 
-def start(data_dir: str | os.PathLike, port: int = 5433, password: str | None = None) -> str:
+def start(data_dir: str | os.PathLike, port: int = 5433, password: str | None = None, durable: bool = True) -> str:
     """Start (initialising it the first time) the server of `data_dir` on 127.0.0.1:`port`; its URL.
 
     Already running: returns its URL. The database `rag` is owned by the superuser `rag`.
+    `durable=False` (tests): no fsync, so a crash of the machine may lose the data; much less disk work.
     """
     root = Path(data_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,8 @@ def start(data_dir: str | os.PathLike, port: int = 5433, password: str | None = 
     url = url_file.read_text().strip().replace("{port}", str(port))
     if not _running(pgdata):
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         done = _run(
             [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
             user,
