@@ -25,7 +25,7 @@ from conftest import ROOT, SAMPLES, write
 psycopg = pytest.importorskip("psycopg")
 from rag.cleaning import indexed_text  # noqa: E402
 from rag.errors import IndexBusy, IndexIncompatible, RagError  # noqa: E402
-from rag.postgres import PostgresIndex, StoreUnavailable, mask_url  # noqa: E402
+from rag.postgres import BUILD_LOCK, PostgresIndex, StoreUnavailable, mask_url  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from tools import postgres_local  # noqa: E402
 
@@ -321,7 +321,8 @@ def test_two_workers_split_a_folder_without_doing_a_file_twice(tmp_path, new_sto
     )
     try:
         assert worker.stdout is not None
-        assert worker.stdout.readline().strip() == "worker ready"  # its model loaded: it can take jobs at once
+        lines = iter(worker.stdout.readline, "")
+        assert "worker ready" in (line.strip() for line in lines)  # its model loaded: it takes jobs at once
         report = index.build(folder)
         out, _ = worker.communicate(timeout=120)
     finally:
@@ -337,7 +338,7 @@ def test_two_workers_split_a_folder_without_doing_a_file_twice(tmp_path, new_sto
     assert _sql(url, "SELECT version FROM rag_state")[0][0] == 8
     with pytest.raises(IndexBusy):  # one coordinator at a time
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (0x7261675F6275696C,))
+            conn.execute("SELECT pg_advisory_lock(%s)", (BUILD_LOCK,))
             index.build(folder)
     _assert_consistent(url)
     index.close()
