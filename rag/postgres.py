@@ -566,14 +566,18 @@ class PostgresIndex:
             report.timings["embed"] = time.perf_counter() - t
 
             # 4. what the store describes; this build is done
-            self._set_meta(
-                control,
-                expect=expect,
-                source=str(folder),
-                built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped],
-                boilerplate={"rules": RULES_VERSION, "repeated_lines": len(boilerplate)},
-            )
+            skipped = [{"path": s.path, "reason": s.reason} for s in report.skipped]
+            with control.transaction():
+                self._set_meta(
+                    control,
+                    expect=expect,
+                    source=str(folder),
+                    built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    skipped=skipped,
+                    boilerplate={"rules": RULES_VERSION, "repeated_lines": len(boilerplate)},
+                )
+                if skipped != meta.get("skipped", []):  # what status() shows changed: readers' caches too
+                    control.execute("UPDATE rag_state SET version = version + 1")
             control.execute("UPDATE rag_builds SET state = 'done' WHERE build_id = %s", (build_id,))
             control.execute("DELETE FROM rag_builds WHERE build_id < %s", (build_id,))
             report.documents, report.chunks, report.boilerplate_lines = _one(
