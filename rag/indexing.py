@@ -91,6 +91,42 @@ class BuildReport:
         )
 
 
+def clean_and_chunk(
+    doc: Document, boilerplate: Boilerplate, settings: Settings, lines: list[str]
+) -> tuple[dict, _Parts, dict[str, str]]:
+    """One document's manifest entry (without `chunks`), its parts to embed and store, and the lines
+    it lost as boilerplate (fingerprint -> normalised text). `lines` are `line_hashes(doc.text)`.
+
+    The step every backend shares, so a FAISS folder and a PostgreSQL store of the same folder
+    hold the same chunks.
+    """
+    dropped = dropped_spans(doc.text, boilerplate)
+    gone = [line for a, b in dropped for line in doc.text[a:b].split("\n") if line.strip()]
+    clean = without_spans(doc, dropped)
+    doc_units, doc_chunks, doc_ranges = chunk_units(
+        clean, settings.chunk_words, settings.chunk_max_words, settings.chunk_overlap
+    )
+    entry = {
+        "sha256": clean.sha256,
+        "title": clean.title,
+        "date": clean.date,
+        "format": clean.format,
+        "chars": len(clean.text),
+        **({"pages": len(clean.pages)} if clean.format == "pdf" else {}),
+        "lines": lines,
+        "clean": boilerplate.key(lines),
+        "dropped": [list(x) for x in dropped],
+        "dropped_lines": len(gone),
+    }
+    parts = _Parts(
+        doc_chunks,
+        np.asarray(doc_units, dtype=np.int64).reshape(-1, 2),
+        np.asarray(doc_ranges, dtype=np.int64).reshape(-1, 2),
+        [unit_text(clean.title, clean.text[a:b]) for a, b in doc_units],
+    )
+    return entry, parts, {line_hash(line): normalise(line) for line in gone}
+
+
 def expected_settings(settings: Settings, embedder: Embedder) -> dict:
     """What an index must have been built with to be usable with these settings."""
     return {
@@ -184,32 +220,8 @@ def build_index(
                     del kept[key]
                     continue
                 report.recleaned.append(key)
-            dropped = dropped_spans(doc.text, boilerplate)
-            gone = [line for a, b in dropped for line in doc.text[a:b].split("\n") if line.strip()]
-            n_dropped = len(gone)
-            dropped_texts.update((line_hash(line), normalise(line)) for line in gone)
-            doc = without_spans(doc, dropped)
-            doc_units, doc_chunks, doc_ranges = chunk_units(
-                doc, settings.chunk_words, settings.chunk_max_words, settings.chunk_overlap
-            )
-            kept[key] = {
-                "sha256": doc.sha256,
-                "title": doc.title,
-                "date": doc.date,
-                "format": doc.format,
-                "chars": len(doc.text),
-                **({"pages": len(doc.pages)} if doc.format == "pdf" else {}),
-                "lines": kept[key]["lines"],
-                "clean": clean_key,
-                "dropped": [list(x) for x in dropped],
-                "dropped_lines": n_dropped,
-            }
-            fresh[key] = _Parts(
-                doc_chunks,
-                np.asarray(doc_units, dtype=np.int64).reshape(-1, 2),
-                np.asarray(doc_ranges, dtype=np.int64).reshape(-1, 2),
-                [unit_text(doc.title, doc.text[a:b]) for a, b in doc_units],
-            )
+            kept[key], fresh[key], gone = clean_and_chunk(doc, boilerplate, settings, kept[key]["lines"])
+            dropped_texts.update(gone)
             if key in report.recleaned or old_docs.get(key, {}).get("sha256") == doc.sha256:
                 if key not in report.recleaned:
                     report.recleaned.append(key)  # indexed by a version that kept no line fingerprints

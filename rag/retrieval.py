@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,14 +123,9 @@ class Retriever:
         dense = cosine + self.settings.sentence_mean_weight * mean
         dense_top = dense[np.searchsorted(rows, dense_rows)]  # the dense ranking's own scores
         fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth)
-        if self.settings.doc_weight:
-            best_of_doc: dict[str, float] = {}
-            for row, f in zip(rows, fused):
-                doc = index.chunks[row].doc
-                best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), f)
-            fused = fused + self.settings.doc_weight * np.array([best_of_doc[index.chunks[r].doc] for r in rows])
-        if dates is not None and self.settings.date_weight:
-            fused = fused + self.settings.date_weight * date_bonus([index.chunks[r].date for r in rows], dates, fused)
+        fused = with_document_and_date(
+            self.settings, fused, [index.chunks[r].doc for r in rows], [index.chunks[r].date for r in rows], dates
+        )
         order = sorted(range(len(rows)), key=lambda i: (-fused[i], rows[i]))
         hits = []
         assert index.units is not None and index.chunk_units is not None  # set by LoadedIndex.__post_init__
@@ -162,19 +158,10 @@ class Retriever:
         return hits
 
     def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth) -> np.ndarray:
-        s = self.settings
-        fused = np.zeros(len(rows))
-        if s.fusion == "rrf":
-            for weight, ranking in ((s.dense_weight, dense_rows), (s.bm25_weight, bm25_rows)):
-                rank = {int(r): i for i, r in enumerate(ranking)}
-                fused += [weight / (s.rrf_k + rank[r] + 1) if r in rank else 0.0 for r in rows]
-            return fused
-        if len(dense_top):
-            fused += s.dense_weight * _z(dense, dense_top)
-        if bm25 is not None:
-            top = bm25 if len(bm25) <= depth else np.partition(bm25, len(bm25) - depth)[-depth:]
-            fused += s.bm25_weight * _z(bm25[rows], top)
-        return fused
+        if bm25 is None:
+            return fuse(self.settings, rows, dense, dense_rows, dense_top, bm25_rows, None, None)
+        top = bm25 if len(bm25) <= depth else np.partition(bm25, len(bm25) - depth)[-depth:]
+        return fuse(self.settings, rows, dense, dense_rows, dense_top, bm25_rows, bm25[rows], top)
 
     @staticmethod
     def _dense(index: LoadedIndex, q: np.ndarray, depth: int, allowed: np.ndarray | None) -> np.ndarray:
@@ -207,6 +194,66 @@ class Retriever:
         return mask
 
 
+def fuse(
+    settings: Settings,
+    rows: np.ndarray,
+    dense: np.ndarray,
+    dense_rows: np.ndarray,
+    dense_top: np.ndarray,
+    bm25_rows: np.ndarray,
+    bm25: np.ndarray | None,
+    bm25_top: np.ndarray | None,
+) -> np.ndarray:
+    """Fused score of each candidate `rows[i]` (any ids), from both rankings (ids, best first).
+
+    convex: `dense_weight` x the z-score of `dense[i]` (small-to-big dense score) against the dense
+    ranking's own scores `dense_top`, plus `bm25_weight` x the z-score of `bm25[i]` (keyword score of
+    the candidate) against the best keyword scores of the whole index `bm25_top`; rrf: ranks only.
+    `bm25` None: no keyword side (mode "dense").
+
+    >>> from rag.settings import Settings
+    >>> fuse(Settings(), np.array([7, 9]), np.array([0.9, 0.7]), np.array([7, 9]), np.array([0.9, 0.7]),
+    ...      np.array([7, 9]), np.array([4.0, 2.0]), np.array([4.0, 0.0])).round(3).tolist()
+    [2.0, -1.0]
+    >>> fuse(Settings(), np.array([7, 9]), np.array([0.9, 0.7]), np.array([7, 9]), np.array([0.9, 0.7]),
+    ...      np.array([9]), None, None).round(3).tolist()
+    [1.0, -1.0]
+    """
+    s = settings
+    fused = np.zeros(len(rows))
+    if s.fusion == "rrf":
+        for weight, ranking in ((s.dense_weight, dense_rows), (s.bm25_weight, bm25_rows)):
+            rank = {int(r): i for i, r in enumerate(ranking)}
+            fused += [weight / (s.rrf_k + rank[r] + 1) if r in rank else 0.0 for r in rows]
+        return fused
+    if len(dense_top):
+        fused += s.dense_weight * _z(dense, dense_top)
+    if bm25 is not None and bm25_top is not None:
+        fused += s.bm25_weight * _z(bm25, bm25_top)
+    return fused
+
+
+def with_document_and_date(
+    settings: Settings, fused: np.ndarray, docs: list[str], dates_of: list[str], dates: DateRange | None
+) -> np.ndarray:
+    """`fused` plus `doc_weight` x the best fused score of each candidate's document, plus the date
+    bonus (`date_weight` x `date_bonus`) when the question names a period.
+
+    >>> from rag.settings import Settings
+    >>> with_document_and_date(Settings(doc_weight=0.5), np.array([2.0, 1.0, 0.0]), ["a", "a", "b"],
+    ...                        ["", "", ""], None).tolist()
+    [3.0, 2.0, 0.0]
+    """
+    if settings.doc_weight:
+        best_of_doc: dict[str, float] = {}
+        for doc, f in zip(docs, fused):
+            best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), f)
+        fused = fused + settings.doc_weight * np.array([best_of_doc[doc] for doc in docs])
+    if dates is not None and settings.date_weight:
+        fused = fused + settings.date_weight * date_bonus(dates_of, dates, fused)
+    return fused
+
+
 DUPLICATE_POOL = 3  # near-duplicates are looked for among the top DUPLICATE_POOL * k candidates
 
 
@@ -223,8 +270,34 @@ def distinct_passages(
     about one briefing's own line gets that briefing. Only the top `DUPLICATE_POOL * k`
     candidates are compared, and all of them when that leaves fewer than k passages.
     """
+    chunks = [index.chunks[int(r)] for r in rows]
+    return collapse_duplicates(
+        [c.text for c in chunks],
+        [c.doc for c in chunks],
+        [c.date for c in chunks],
+        rows,
+        fused,
+        order,
+        k,
+        lambda i: _closest_sentence(index, int(rows[i]), q),
+    )
+
+
+def collapse_duplicates(
+    texts: list[str],
+    docs: list[str],
+    dates: list[str],
+    ids: np.ndarray,
+    fused: np.ndarray,
+    order: list[int],
+    k: int,
+    closest: Callable[[int], tuple[str, ...]],
+) -> list[tuple[int, float, tuple[str, ...]]]:
+    """`distinct_passages` on any candidates: their texts, documents, dates, ids (ties), fused scores,
+    best-first `order`; `closest(i)` gives the folded words of candidate i's sentence closest to the question.
+    """
     for pool in (order[: DUPLICATE_POOL * k], order):
-        groups = duplicate_groups([index.chunks[int(rows[i])].text for i in pool])
+        groups = duplicate_groups([texts[i] for i in pool])
         if len(groups) >= k or len(pool) == len(order):
             break
     picks = []
@@ -232,15 +305,11 @@ def distinct_passages(
         members = [pool[j] for j in group]
         eligible = members
         if len(members) > 1:
-            best = " ".join(_closest_sentence(index, int(rows[members[0]]), q))
-            eligible = [
-                i for i in members if f" {best} " in " {} ".format(" ".join(fold(index.chunks[int(rows[i])].text)))
-            ]
-        keep = min(eligible, key=lambda i: (index.chunks[int(rows[i])].date or "9999", -fused[i], rows[i]))
-        doc = index.chunks[int(rows[keep])].doc
-        also_in = tuple(
-            dict.fromkeys(index.chunks[int(rows[i])].doc for i in members if index.chunks[int(rows[i])].doc != doc)
-        )
+            best = " ".join(closest(members[0]))
+            eligible = [i for i in members if f" {best} " in " {} ".format(" ".join(fold(texts[i])))]
+        keep = min(eligible, key=lambda i: (dates[i] or "9999", -fused[i], ids[i]))
+        doc = docs[keep]
+        also_in = tuple(dict.fromkeys(docs[i] for i in members if docs[i] != doc))
         picks.append((keep, float(fused[members[0]]), also_in))
     return picks
 

@@ -40,6 +40,10 @@ class Settings:
     # order, the next one when a server is down.
     llm_url: str = ""
     llm_timeout: float = 60.0  # seconds without a byte from an LLM server before trying the next
+    # PostgreSQL store: pgvector's hnsw.ef_search, the candidate list of its HNSW search (pgvector's
+    # default is 40). 200 = the sentence units a question fetches at the default `candidates` (4 x 50);
+    # not measured yet (a bench will). Higher: better recall, slower.
+    pg_ef_search: int = 200
 
     # Larger files are skipped with a reason: embedding 50 MB of text takes hours on 2 cores.
     max_file_mb: float = 20.0
