@@ -144,7 +144,9 @@ def search(
     return retriever.search(query, k=k, mode=mode, filters=filters, dates=dates)
 
 
-def build_index(folder=None, *, index_dir=None, full: bool = False, progress=None, **settings) -> BuildReport:
+def build_index(
+    folder=None, *, index_dir=None, full: bool = False, progress=None, workers: int = 1, **settings
+) -> BuildReport:
     """Index or re-sync a folder of briefings (incremental, atomic) into the configured store (`store=`).
 
     >>> build_index("samples/briefings", index_dir="index").summary()   # doctest: +SKIP
@@ -153,7 +155,9 @@ def build_index(folder=None, *, index_dir=None, full: bool = False, progress=Non
     from .backends import open_index
 
     s = _settings(index_dir, settings)
-    return open_index(s, _embedder(s)).build(None if folder is None else str(folder), full=full, progress=progress)
+    return open_index(s, _embedder(s)).build(
+        None if folder is None else str(folder), full=full, progress=progress, workers=workers
+    )
 
 
 def index_status(*, index_dir=None, **settings) -> dict:

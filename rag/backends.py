@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -33,6 +34,17 @@ if TYPE_CHECKING:
 
 # progress(stage, done, total): stage is "scan" or "embed"
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class WorkReport:
+    """What one build worker did: (phase, path) of each job it completed, in order."""
+
+    worker: str
+    done: list[tuple[str, str]] = field(default_factory=list)
+
+    def paths(self, phase: str = "index") -> list[str]:
+        return [p for ph, p in self.done if ph == phase]
 
 
 class Searcher(Protocol):
@@ -57,8 +69,14 @@ class Index(Protocol):
 
     location: str  # where it lives, safe to print (passwords masked)
 
-    def build(self, folder: str | None = None, *, full: bool = False, progress: Progress | None = None) -> BuildReport:
-        """Sync the index with `folder` (default: the folder it was built from)."""
+    def build(
+        self, folder: str | None = None, *, full: bool = False, progress: Progress | None = None, workers: int = 1
+    ) -> BuildReport:
+        """Sync the index with `folder` (default: the folder it was built from), with `workers` processes."""
+        ...
+
+    def work(self, *, wait: float = 0.0, progress: Progress | None = None) -> WorkReport:
+        """Join the running build as an extra worker (another process or machine); returns what it did."""
         ...
 
     def status(self) -> dict:

@@ -81,6 +81,7 @@ def index_build(
     full: bool = typer.Option(False, "--full", help="Re-embed everything instead of syncing"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     store: str | None = StoreOpt,
+    workers: int = typer.Option(1, "--workers", help="Build processes on this machine (PostgreSQL store only)"),
 ):
     """Index a folder (re-runs embed only added or changed files)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -111,6 +112,7 @@ def index_build(
                 index_dir=_settings(index, store).index_dir,
                 full=full,
                 progress=progress,
+                workers=workers,
             )
     except RagError as e:
         _fail(e)
@@ -118,6 +120,22 @@ def index_build(
         err.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False, soft_wrap=True)
     status = "index updated" if report.wrote else "index already up to date"
     out.print(f"{status}: {report.summary()} -> {report.index_dir}", highlight=False)
+
+
+@index_app.command("work")
+def index_work(
+    wait: float = typer.Option(60.0, help="Seconds to wait for a build to start"),
+    store: str | None = StoreOpt,
+):
+    """Help a running build of a PostgreSQL store as an extra worker (on any machine that sees the folder)."""
+    from .backends import open_index
+
+    _quiet_libraries()
+    try:
+        report = open_index(_settings(None, store), None).work(wait=wait)
+    except RagError as e:
+        _fail(e)
+    out.print(f"{report.worker}: {len(report.paths('scan'))} files read, {len(report.paths())} indexed")
 
 
 @index_app.command("status")

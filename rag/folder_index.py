@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 
-from .backends import Progress
+from .backends import Progress, WorkReport
 from .embedding import Embedder
+from .errors import RagError
 from .indexing import BuildReport, build_index
 from .retrieval import Retriever
 from .settings import Settings
@@ -31,8 +32,17 @@ class FolderIndex:
             self.embedder = Embedder.load(self.settings)
         return self.embedder
 
-    def build(self, folder: str | None = None, *, full: bool = False, progress: Progress | None = None) -> BuildReport:
+    def build(
+        self, folder: str | None = None, *, full: bool = False, progress: Progress | None = None, workers: int = 1
+    ) -> BuildReport:
+        if workers > 1:
+            raise RagError(
+                "the index folder is built by one process; several workers need a PostgreSQL store (--store / RAG_STORE)"
+            )
         return build_index(folder, settings=self.settings, embedder=self._embedder(), full=full, progress=progress)
+
+    def work(self, *, wait: float = 0.0, progress: Progress | None = None) -> WorkReport:
+        raise RagError("only a PostgreSQL store takes extra build workers: set --store / RAG_STORE")
 
     def status(self) -> dict:
         m = self.store.manifest()

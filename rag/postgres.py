@@ -57,13 +57,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backends import Progress
+from .backends import Progress, WorkReport
 from .cleaning import RULES_VERSION, Boilerplate, find_boilerplate, line_hashes
 from .dates import DateRange, keyword_query
 from .duplicates import fold
@@ -73,7 +73,7 @@ from .lexical import content_tokens
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .retrieval import Filters, collapse_duplicates, fuse, with_document_and_date
 from .schema import Hit, Skipped
-from .settings import Settings
+from .settings import Settings, masked_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -96,16 +96,6 @@ class StoreUnavailable(RagError):
 
 
 # --------------------------------------------------------------------------- connecting
-def mask_url(url: str) -> str:
-    """The URL with its password hidden, safe to print.
-
-    >>> mask_url("postgresql://rag:s3cret@db:5433/rag?sslmode=require&password=x")
-    'postgresql://rag:***@db:5433/rag?sslmode=require&password=***'
-    """
-    url = re.sub(r"^([a-z]+://[^:/@?#]*):[^@/?#]*@", r"\1:***@", url.strip())
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
-
-
 def _password(url: str) -> str:
     m = re.match(r"^[a-z]+://[^:/@?#]*:([^@/?#]*)@", url.strip())
     return m.group(1) if m else ""
@@ -122,7 +112,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     """A connection to the store, or a one-line StoreUnavailable naming what to fix."""
     import psycopg
 
-    where = mask_url(url)
+    where = masked_url(url)
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, application_name="briefing-rag")
     except psycopg.ProgrammingError:  # not a URL libpq can read; its message quotes the URL, password included
@@ -230,14 +220,14 @@ def _extension(conn, name: str, what: str, url: str) -> str:
     except psycopg.errors.InsufficientPrivilege:
         conn.rollback()
         raise StoreUnavailable(
-            f"PostgreSQL at {mask_url(url)}: this user may not create the {name} extension; "
+            f"PostgreSQL at {masked_url(url)}: this user may not create the {name} extension; "
             f"have an administrator run CREATE EXTENSION {name}; in that database ({SETTING} names it)"
         ) from None
     except psycopg.Error as e:
         conn.rollback()
         log.debug("CREATE EXTENSION %s: %s", name, _reason(e, url))
         raise StoreUnavailable(
-            f"PostgreSQL at {mask_url(url)} lacks the {name} extension ({what}): install it on the server "
+            f"PostgreSQL at {masked_url(url)} lacks the {name} extension ({what}): install it on the server "
             f"({'pgvector 0.8 or later, package postgresql-<major>-pgvector' if name == 'vector' else 'PostgreSQL contrib, package postgresql-contrib'}), "
             f"or point {SETTING} at a server that has it"
         ) from None
@@ -256,7 +246,7 @@ def _schema_version(conn) -> int | None:
 
 
 def _incompatible_schema(version: int, url: str) -> IndexIncompatible:
-    where = mask_url(url)
+    where = masked_url(url)
     if version > SCHEMA_VERSION:
         return IndexIncompatible(
             f"the store at {where} has schema version {version}, newer than this briefing-rag's "
@@ -280,7 +270,7 @@ def _check_expect(meta: dict, expect: dict, url: str) -> None:
     for key in ("embedder", "chunking"):
         if built.get(key) != expect[key]:
             raise IndexIncompatible(
-                f"the store at {mask_url(url)} was built with other {key} settings ({built.get(key)}; now "
+                f"the store at {masked_url(url)} was built with other {key} settings ({built.get(key)}; now "
                 f"{expect[key]}): rebuild it: rag index build <folder> --full ({SETTING})"
             )
 
@@ -290,7 +280,7 @@ def _open_for_reading(conn, url: str, expect: dict | None) -> dict:
     version = _schema_version(conn)
     if version is None:
         raise IndexNotFound(
-            f"no index in the store at {mask_url(url)}. Build one: rag index build <folder> ({SETTING})"
+            f"no index in the store at {masked_url(url)}. Build one: rag index build <folder> ({SETTING})"
         )
     if version != SCHEMA_VERSION:
         raise _incompatible_schema(version, url)
@@ -301,24 +291,13 @@ def _open_for_reading(conn, url: str, expect: dict | None) -> dict:
 
 
 # --------------------------------------------------------------------------- the index
-@dataclass
-class WorkReport:
-    """What one worker did: (phase, path) of each job it completed, in order."""
-
-    worker: str
-    done: list[tuple[str, str]] = field(default_factory=list)
-
-    def paths(self, phase: str = "index") -> list[str]:
-        return [p for ph, p in self.done if ph == phase]
-
-
 class PostgresIndex:
     """`rag.backends.Index` in a PostgreSQL database (pgvector + full-text search)."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None):
         self.settings, self.embedder = settings, embedder
         self.url = settings.store
-        self.location = mask_url(self.url)
+        self.location = masked_url(self.url)
         self._pool: Any = None
         self._pool_lock = threading.Lock()
 

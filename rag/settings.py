@@ -140,25 +140,17 @@ class Settings:
 
 
 def masked_url(url: str) -> str:
-    """A URL safe to print: its password (and any token in the user part) replaced by ***.
+    """A URL safe to print: its password (in the user part or a password= parameter) replaced by ***.
 
-    >>> masked_url("postgresql://rag:s3cret@db:5432/rag")
-    'postgresql://rag:***@db:5432/rag'
+    >>> masked_url("postgresql://rag:s3cret@db:5433/rag?sslmode=require&password=x")
+    'postgresql://rag:***@db:5433/rag?sslmode=require&password=***'
     >>> masked_url("http://127.0.0.1:8080/v1")
     'http://127.0.0.1:8080/v1'
     """
-    from urllib.parse import urlsplit, urlunsplit
+    import re
 
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    url = re.sub(r"^([a-z]+://[^:/@?#]*):[^@/?#]*@", r"\1:***@", url.strip())
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 def _coerce(type_name, raw: str):

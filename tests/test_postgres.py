@@ -25,8 +25,9 @@ from conftest import ROOT, SAMPLES, write
 psycopg = pytest.importorskip("psycopg")
 from rag.cleaning import indexed_text  # noqa: E402
 from rag.errors import IndexBusy, IndexIncompatible, RagError  # noqa: E402
-from rag.postgres import BUILD_LOCK, PostgresIndex, StoreUnavailable, mask_url  # noqa: E402
+from rag.postgres import BUILD_LOCK, PostgresIndex, StoreUnavailable  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
+from rag.settings import masked_url  # noqa: E402
 from tools import postgres_local  # noqa: E402
 
 
@@ -182,7 +183,7 @@ def test_status_masks_the_password(pg_samples, pg_url):
     index, _ = pg_samples
     password = pg_url.split(":")[2].split("@")[0]
     status = index.status()
-    assert status["store"] == mask_url(pg_url) and status["store"].startswith("postgresql://rag:***@127.0.0.1:")
+    assert status["store"] == masked_url(pg_url) and status["store"].startswith("postgresql://rag:***@127.0.0.1:")
     assert (status["documents"], status["chunks"], status["embedder"]) == (
         10,
         pg_samples[1].chunks,
