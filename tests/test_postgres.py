@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psycopg  # a dependency: a missing driver must fail, not skip
 import pytest
 
 from conftest import ROOT, SAMPLES, write
-
-psycopg = pytest.importorskip("psycopg")
 from rag.cleaning import indexed_text  # noqa: E402
 from rag.errors import IndexBusy, IndexIncompatible, RagError  # noqa: E402
 from rag.postgres import BUILD_LOCK, PostgresIndex, StoreUnavailable  # noqa: E402
@@ -411,3 +410,26 @@ def test_vectors_round_trip_through_the_text_form(tiny_store, embedder):
     (stored,) = _sql(tiny_store.url, "SELECT embedding::text FROM rag_units ORDER BY ord LIMIT 1")[0]
     vector = np.array(json.loads(stored), dtype=np.float32)
     assert vector.shape == (embedder.dim,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-4
+
+
+def test_the_cli_builds_searches_and_reports_on_a_postgres_store(new_store, tmp_path):
+    """`--store` on the CLI: a two-worker build, a masked status, a search; a bad password is one line."""
+    from test_cli import assert_one_line_error, rag
+
+    url = new_store("cli")
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    for name in sorted(os.listdir(SAMPLES))[:4]:
+        shutil.copy(SAMPLES / name, folder / name)
+    built = rag("index", "build", str(folder), "--store", url, "--workers", "2", "--quiet")
+    assert built.returncode == 0 and "4 added" in built.stdout, built.stderr
+    status = rag("index", "status", "--json", "--store", url)
+    info = json.loads(status.stdout)
+    assert info["documents"] == 4 and info["store"] == masked_url(url) and "***" in info["store"]
+    password = url.split("//", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    assert password not in status.stdout + status.stderr
+    title = json.loads(status.stdout)["files"][str(folder / sorted(os.listdir(folder))[0])]["title"]
+    found = rag("search", title, "-k", "1", "--store", url)
+    assert found.returncode == 0 and sorted(os.listdir(folder))[0] in found.stdout, found.stdout
+    wrong = url.replace(f":{password}@", ":not-the-password@")
+    assert_one_line_error(rag("index", "status", "--store", wrong), 1, "RAG_STORE / --store")
