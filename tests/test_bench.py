@@ -96,3 +96,18 @@ def test_refusal_thresholds_are_chosen_from_a_logged_run(tmp_path):
     chosen = r["French questions (same language)"]
     assert 0.2 < chosen["thresholds"]["min_answerable"] <= 0.9  # between the two groups
     assert chosen["all"]["not_found_with_gold"] == 0 and chosen["all"]["not_found_without_gold"] == 0.8
+
+
+def test_scale_bench_compares_postgres_with_faiss_and_one_with_two_workers(tmp_path):
+    # Tiny sizes: the bench's code paths (a PostgreSQL server started and stopped, both searchers,
+    # HNSW recall against exact search, one- and two-worker ingestion), not its figures.
+    r = run_bench(
+        "scale", "--corpus", str(SAMPLES), "--sizes", "300", "--queries", "5", "--ef", "40",
+        "--ingest-docs", "3", out=tmp_path,
+    )  # fmt: skip
+    (row,) = r["search"]
+    assert row["passages"] == 300 and row["pg_p50_ms"] > 0 and row["faiss_p50_ms"] > 0
+    assert row["same_top_passage"] >= 0.6  # the two backends mostly agree on the best passage
+    assert 0.5 <= row["hnsw"][0]["recall@10"] <= 1.0
+    ingest = r["ingest"]
+    assert ingest["workers_1_chunks"] == ingest["workers_2_chunks"] > 0  # same store either way
