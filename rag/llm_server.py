@@ -585,6 +585,20 @@ class ServerLLM:
             return f"no completions endpoint (HTTP {r.status_code}): not an OpenAI-compatible API, or the URL lacks /v1"
         return f"HTTP {r.status_code}: {message}"
 
+    def _send(self, server: Server, path: str, body: dict, root: bool = False, stream: bool = False) -> httpx.Response:
+        """POST `body` (with the server's model) to one server; once more when the server had closed the
+        kept-alive connection before answering (as llama-cpp-python does after a failed stream)."""
+        request = self.client.build_request(
+            "POST",
+            (server.root if root else server.url) + path,
+            json={**body, "model": server.model} if server.model else body,
+        )
+        auth = server.auth or httpx.USE_CLIENT_DEFAULT
+        try:
+            return self.client.send(request, stream=stream, auth=auth)
+        except httpx.RemoteProtocolError:
+            return self.client.send(request, stream=stream, auth=auth)
+
     def _stream(self, body: dict, empty_ok: bool = False) -> Generator[Chunk, None, None]:
         """Chunks of one streamed completion, from the first server that starts answering.
 
@@ -596,10 +610,7 @@ class ServerLLM:
         for server in self._order():
             started = False
             try:
-                request = {**body, "model": server.model} if server.model else body
-                with self.client.stream(
-                    "POST", server.url + "/completions", json=request, auth=server.auth or httpx.USE_CLIENT_DEFAULT
-                ) as r:
+                with closing(self._send(server, "/completions", body, stream=True)) as r:
                     if r.status_code != 200:
                         r.read()
                         failures.append((server.shown, self._failure(server, r)))
@@ -636,13 +647,8 @@ class ServerLLM:
         unreachable servers are skipped unless `keep(text)` says the answer is the one wanted."""
         failures: list[tuple[str, str]] = []
         for server in self._order():
-            request = {**body, "model": server.model} if server.model else body
             try:
-                r = self.client.post(
-                    (server.root if root else server.url) + path,
-                    json=request,
-                    auth=server.auth or httpx.USE_CLIENT_DEFAULT,
-                )
+                r = self._send(server, path, body, root=root)
             except httpx.TransportError as e:
                 failures.append((server.shown, _describe(e, self.settings.llm_timeout)))
                 self._down(server)

