@@ -27,7 +27,10 @@ Calls and the HTTP requests they make (base URL = one of RAG_LLM_URL, e.g. http:
 A server must support: POST /v1/completions with a text prompt, SSE streaming, `stop`,
 `max_tokens`, temperature 0; GET /v1/models. Optional: `logprobs` (llama-cpp-python needs
 `--logits_all true`, its default; llama.cpp's server maps `logprobs` to `n_probs`; vLLM
-returns up to --max-logprobs, 20 by default) and a tokenize endpoint. Without logprobs
+returns up to --max-logprobs, 20 by default) and a tokenize endpoint. `--logits_all true`
+costs llama-cpp-python memory and time: it keeps n_ctx x n_vocab float32 scores (2.5 GB
+reserved at 4,096 x 151,936; the server went from 1.3 to 3.0 GB RSS with a 1,700-token
+prompt) and computes the output layer for every prompt token. Without logprobs
 the answerability check cannot run: one warning names what the server lacks,
 `supports_logprobs` becomes False (for status pages) and every question that passed the
 embedding evidence gate is treated as answerable (`probabilities` gives the first choice 1).
@@ -45,17 +48,23 @@ the same continuation, so the answer is not cut. When none answers, `LLMUnavaila
 says which URLs were tried and why (passwords and query values masked).
 `RAG_LLM_API_KEY` is sent as `Authorization: Bearer` and never shown.
 
-Determinism. The in-process LLM evaluates every prompt in the same batches (rag/llm.py).
-A server decides itself: llama-cpp-python's `Llama.generate` always reuses the longest
-token prefix shared with the previous request and evaluates only the rest (no flag turns
-this off; `--cache` would add a state cache on top: leave it off). Within one answer that
-matches the in-process session (each request extends the previous one by the fed text),
-but the first request of a question reuses whatever the previous question left, so its
-numbers can differ in the last bits from an answer asked after another question.
-llama.cpp's server documents the same (`cache_prompt`, default true, "can cause
-nondeterministic results"); vLLM is batch-invariant only with VLLM_BATCH_INVARIANT=1 on
-recent GPUs. Recommended llama-cpp-python server for this project (one model, one request
-at a time, logprobs on, the in-process batch size and no mapping):
+Determinism. The in-process LLM evaluates every prompt in the same batches (rag/llm.py)
+because the batch split alone moves this 1.5B model: in process, P(yes) of one short
+prompt is 0.379 to 0.425 depending on where its batches are cut. A server cuts its own:
+llama-cpp-python's `Llama.generate` always reuses the longest token prefix shared with
+the previous request and evaluates only the rest (no flag turns this off; `--cache` adds
+a state cache on top: leave it off). So the first request of an answer depends on the
+request before it: one answerability prompt gave logprob(" yes") -0.0840 after an
+unrelated prompt and -0.0978 after another question's (P 0.919 and 0.907). Within an
+answer each request extends the previous one by the fed text, as in process. The README
+question gets the same answer and citation on both paths (tests/test_llm_server.py); a
+question whose P(yes) sits on a threshold can go either way, and can differ from one
+asking to the next. llama.cpp's server documents the same (`cache_prompt`, default true,
+"can cause nondeterministic results"; false re-evaluates every prompt); vLLM is
+batch-invariant only with VLLM_BATCH_INVARIANT=1 on recent GPUs.
+
+Recommended llama-cpp-python server for this project (one model, one request at a time,
+logprobs on, the in-process batch size, all cores: its default is half, and no mapping):
 
     python -m llama_cpp.server --model ~/.cache/briefing-rag/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf \\
         --host 0.0.0.0 --port 8080 --n_ctx 4096 --n_batch 512 --n_threads <cores> \\

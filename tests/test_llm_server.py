@@ -384,12 +384,14 @@ def test_the_estimate_never_counts_fewer_tokens_than_the_tokenizer(vocabulary):
 
 # ---------------------------------------------------------------------- real servers
 def start_server(port: int, *flags: str, log: Path) -> subprocess.Popen:
-    """python -m llama_cpp.server on the project's GGUF, as the module docstring recommends."""
+    """python -m llama_cpp.server on the project's GGUF, as the module docstring recommends (but one thread)."""
     from rag.models import llm_path
 
     model = str(llm_path(Settings.from_env()))
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--n_ctx", "4096", "--n_batch", "512", "--n_threads", str(Settings.from_env().threads)]
+    # One thread: on a machine shared with other work, llama.cpp's threads wait for each other at every
+    # step (40 tokens took 88 s with 2 threads at load 7 on 2 cores, 15 s with 1). Same numbers either way.
+    cmd += ["--n_ctx", "4096", "--n_batch", "512", "--n_threads", "1"]
     cmd += ["--use_mmap", "false", "--interrupt_requests", "false", *flags]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     deadline = time.monotonic() + 180
