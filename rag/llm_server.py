@@ -125,6 +125,7 @@ class Server:
     shown: str  # safe to print
     auth: httpx.BasicAuth | None = None
     model: str = ""  # the id GET /models gave, sent as "model" (Ollama and vLLM need it)
+    probed: bool = False  # GET /models answered (else asked again before the next request)
     down_until: float = 0.0
 
     @property
@@ -328,9 +329,9 @@ def _describe(e: Exception, timeout: float) -> str:
     return _one_line(f"{type(e).__name__}: {e}", 100)
 
 
-def _unavailable(failures: list[tuple[str, str]], what: str = "answered") -> LLMUnavailable:
+def _unavailable(failures: list[tuple[str, str]]) -> LLMUnavailable:
     tried = "; ".join(f"{url}: {why}" for url, why in failures)
-    return LLMUnavailable(f"no LLM server {what} ({tried}): start one, or fix {SETTING}")
+    return LLMUnavailable(f"no LLM server answered ({tried}): start one, or fix {SETTING}")
 
 
 class ServerLLM:
@@ -377,6 +378,7 @@ class ServerLLM:
         for url, why in failures:
             log.warning("LLM server %s is not used now: %s", url, why)
         llm.servers = usable
+        llm.location = ", ".join(s.shown for s in usable)
         llm.name = os.path.basename(next((s.model for s in usable if s.model), "").rstrip("/")) or "server"
         return llm
 
@@ -397,7 +399,7 @@ class ServerLLM:
             models = None
         if models is None:
             return f"not an OpenAI-compatible API (GET {server.shown}/models: HTTP {r.status_code})", True
-        server.model = str(models[0]) if models else ""
+        server.model, server.probed = (str(models[0]) if models else ""), True
         return None, True
 
     def close(self) -> None:
@@ -597,6 +599,8 @@ class ServerLLM:
     def _send(self, server: Server, path: str, body: dict, root: bool = False, stream: bool = False) -> httpx.Response:
         """POST `body` (with the server's model) to one server; once more when the server had closed the
         kept-alive connection before answering (as llama-cpp-python does after a failed stream)."""
+        if not server.probed:  # it was down when we connected: learn its model name now
+            self._probe(server)
         request = self.client.build_request(
             "POST",
             (server.root if root else server.url) + path,
@@ -712,11 +716,13 @@ def _local_vocabulary(settings: Settings) -> LLM | None:
     except ModelMissing:
         return None
     from llama_cpp import Llama
+    from llama_cpp._utils import suppress_stdout_stderr
 
     from .llm import LLM
 
     try:
-        llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
+        with suppress_stdout_stderr(disable=False):  # llama.cpp prints a context warning even when not verbose
+            llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
     except (ValueError, RuntimeError) as e:
         log.warning("cannot read the template of %s (%s): ChatML is used", path, e)
         return None

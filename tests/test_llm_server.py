@@ -60,7 +60,7 @@ class Fake:
     GET /v1/models answers like an OpenAI server unless `openai=False` (then 404 everywhere).
     """
 
-    def __init__(self, script=None, openai: bool = True):
+    def __init__(self, script=None, openai: bool = True, port: int = 0):
         self.script, self.openai = script, openai
         self.requests: list[tuple[str, dict, dict]] = []  # (path, body, headers)
         fake = self
@@ -119,7 +119,7 @@ class Fake:
                     event("[DONE]")
                 self.wfile.write(b"0\r\n\r\n")
 
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -135,8 +135,8 @@ class Fake:
 def fakes():
     made: list[Fake] = []
 
-    def make(script=None, openai=True) -> Fake:
-        made.append(Fake(script, openai))
+    def make(script=None, openai=True, port=0) -> Fake:
+        made.append(Fake(script, openai, port))
         return made[-1]
 
     yield make
@@ -214,6 +214,17 @@ def test_down_server_is_skipped_and_the_next_one_answers(fakes):
     body = fake.completions()[0]
     assert body["temperature"] == 0 and body["stream"] is True and body["model"] == "fake-model"
     assert body["repeat_penalty"] == 1.0 and body["prompt"] == chatml(ASK) and "seed" in body
+
+
+def test_a_server_down_at_start_is_used_once_it_answers(fakes):
+    port = free_port()
+    broken = fakes(lambda f, h, p, b: h.json(500, {"error": {"message": "out of memory"}}))
+    llm = connect(f"http://127.0.0.1:{port}/v1", broken.url)  # the first is not there yet
+    back = fakes(hello, port=port)
+    llm.servers[0].down_until = 0.0  # its 30 s are over
+    assert llm.complete(ASK) == "Hello world!"
+    assert back.completions()[0]["model"] == "fake-model"  # asked for its model first
+    assert broken.completions() == []
 
 
 def test_a_server_5xx_or_too_slow_hands_over_to_the_next(fakes):
