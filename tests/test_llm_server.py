@@ -401,10 +401,11 @@ def start_server(port: int, *flags: str, log: Path) -> subprocess.Popen:
     model = str(llm_path(Settings.from_env()))
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
     # One thread: on a machine shared with other work, llama.cpp's threads wait for each other at every
-    # step (40 tokens took 88 s with 2 threads at load 7 on 2 cores, 15 s with 1). Same numbers either way.
+    # step (40 tokens took 88 s with 2 threads at load 7 on 2 cores, 15 s with 1). The logprobs were bit-identical.
     cmd += ["--n_ctx", "4096", "--n_batch", "512", "--n_threads", "1"]
     cmd += ["--use_mmap", "false", "--interrupt_requests", "false", *flags]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    with log.open("w") as err:
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
