@@ -39,3 +39,11 @@ class ModelMissing(RagError):
 
 class InvalidQuestion(RagError):
     pass
+
+
+class LLMUnavailable(RagError):
+    """No LLM server of RAG_LLM_URL could answer: down, unreachable, or not an OpenAI-compatible API."""
+
+
+class LLMRejected(RagError):
+    """An LLM server refused the request itself (e.g. a prompt longer than its context): no other would take it."""
