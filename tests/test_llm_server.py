@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, free_port, start_llm_server, stop_process
 from rag.errors import LLMUnavailable, RagError
 from rag.llm_server import (
     ServerLLM,
@@ -38,12 +34,6 @@ COUNT = [
     {"role": "system", "content": "You write what is asked, nothing else."},
     {"role": "user", "content": "Write the numbers from 1 to 30 separated by commas."},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------- fake servers
@@ -394,62 +384,18 @@ def test_the_estimate_never_counts_fewer_tokens_than_the_tokenizer(vocabulary):
 
 
 # ---------------------------------------------------------------------- real servers
-def start_server(port: int, *flags: str, log: Path) -> subprocess.Popen:
-    """python -m llama_cpp.server on the project's GGUF, as the module docstring recommends (but one thread)."""
-    from rag.models import llm_path
-
-    model = str(llm_path(Settings.from_env()))
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
-    # One thread: on a machine shared with other work, llama.cpp's threads wait for each other at every
-    # step (40 tokens took 88 s with 2 threads at load 7 on 2 cores, 15 s with 1). The logprobs were bit-identical.
-    cmd += ["--n_ctx", "4096", "--n_batch", "512", "--n_threads", "1"]
-    cmd += ["--use_mmap", "false", "--interrupt_requests", "false", *flags]
-    with log.open("w") as err:
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("llama_cpp.server did not start within 180 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory):
-    port = free_port()
-    process = start_server(port, "--logits_all", "true", log=tmp_path_factory.mktemp("server") / "server.log")
-    yield f"http://127.0.0.1:{port}/v1"
-    stop(process)
-
-
 @pytest.fixture(scope="module")
 def spare(tmp_path_factory):
     """A second server, without logits for logprobs; the last test of the file kills it."""
     port = free_port()
-    process = start_server(port, "--logits_all", "false", log=tmp_path_factory.mktemp("spare") / "server.log")
+    process = start_llm_server(port, "--logits_all", "false", log=tmp_path_factory.mktemp("spare") / "server.log")
     yield f"http://127.0.0.1:{port}/v1", process
-    stop(process)
+    stop_process(process)
 
 
 @pytest.fixture(scope="module")
-def server_llm(server_url):
-    llm = ServerLLM.connect(Settings.from_env(llm_url=server_url))
+def server_llm(llm_server_url):
+    llm = ServerLLM.connect(Settings.from_env(llm_url=llm_server_url))
     yield llm
     llm.close()
 
@@ -499,12 +445,14 @@ def test_probabilities_and_counts_agree_with_the_in_process_llm(server_llm, llm)
 
 
 @pytest.mark.slow
-def test_the_assistant_over_a_server_answers_as_in_process(sample_settings, retriever, assistant, server_url):
+def test_the_assistant_over_a_server_answers_as_in_process(sample_settings, retriever, llm, llm_server_url):
     from rag.answering import Assistant
 
-    remote = Assistant(sample_settings, retriever, ServerLLM.connect(sample_settings.replace(llm_url=server_url)))
+    # The whole answering path on both LLMs; two passages keep the prompts short (CI time on 2 cores).
+    small = sample_settings.replace(top_k=2, prompt_chars=900)
+    remote = Assistant(small, retriever, ServerLLM.connect(small.replace(llm_url=llm_server_url)))
     question = "Qui a proposé la trêve de 30 jours ?"
-    over_server, in_process = remote.answer(question), assistant.answer(question)
+    over_server, in_process = remote.answer(question), Assistant(small, retriever, llm).answer(question)
     assert over_server.found and "Trump" in over_server.text
     assert (over_server.text, over_server.raw_text) == (in_process.text, in_process.raw_text)
     cited = [(c.n, c.doc, c.quote_start, c.quote_end) for c in over_server.citations]
@@ -524,9 +472,9 @@ def test_a_llama_cpp_python_server_without_logits_all_degrades(spare):
 
 
 @pytest.mark.slow
-def test_a_server_killed_mid_answer_is_finished_by_the_other(spare, server_url, counted, caplog):
+def test_a_server_killed_mid_answer_is_finished_by_the_other(spare, llm_server_url, counted, caplog):
     url, process = spare
-    llm = ServerLLM.connect(Settings.from_env(llm_url=f"{url},{server_url}"))
+    llm = ServerLLM.connect(Settings.from_env(llm_url=f"{url},{llm_server_url}"))
     deltas = []
     for delta in llm.stream(COUNT, max_tokens=40):
         deltas.append(delta)

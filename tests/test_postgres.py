@@ -9,10 +9,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,44 +19,12 @@ import numpy as np
 import psycopg  # a dependency: a missing driver must fail, not skip
 import pytest
 
-from conftest import ROOT, SAMPLES, write
+from conftest import ROOT, SAMPLES, free_port, write
 from rag.cleaning import indexed_text  # noqa: E402
 from rag.errors import IndexBusy, IndexIncompatible, RagError  # noqa: E402
 from rag.postgres import BUILD_LOCK, PostgresIndex, StoreUnavailable  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from rag.settings import masked_url  # noqa: E402
-from tools import postgres_local  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    """The URL of a fresh PostgreSQL server's `rag` database; the server is stopped and removed after."""
-    # not under pytest's tmp_path: as root the server runs as another user, who cannot enter /tmp/pytest-of-root
-    folder = tempfile.mkdtemp(prefix="rag-pg-test-")
-    try:
-        yield postgres_local.start(folder, _free_port(), durable=False)  # throwaway: no fsync
-    finally:
-        postgres_local.stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def new_store(pg_url):
-    """new_store(name) -> the URL of a new, empty database on the test server."""
-
-    def make(name: str) -> str:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-        return pg_url.rsplit("/", 1)[0] + "/" + name
-
-    return make
 
 
 def _index(url, base_settings, embedder) -> PostgresIndex:
@@ -359,7 +325,7 @@ def test_wrong_password_refused_port_and_bad_url_are_one_line_errors(pg_url, bas
     wrong = pg_url.replace(pg_url.split(":")[2].split("@")[0], "hunter2-wrong")
     cases = [
         (wrong, "refused the user or password", "hunter2-wrong"),
-        (f"postgresql://rag:hunter2@127.0.0.1:{_free_port()}/rag", "connection refused", "hunter2"),
+        (f"postgresql://rag:hunter2@127.0.0.1:{free_port()}/rag", "connection refused", "hunter2"),
         ("postgresql://rag:hunter2@[bad/rag", "not a valid PostgreSQL URL", "hunter2"),
     ]
     for url, expected, password in cases:
