@@ -72,6 +72,8 @@ def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     for name in ("bm25s", "sentence_transformers", "transformers", "faiss", "httpx", "pypdf"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # what an LLM server lacks (logprobs: no answerability check) or a server skipped must be seen
+    logging.getLogger("rag.llm_server").setLevel(logging.WARNING)
 
 
 @index_app.command("build")

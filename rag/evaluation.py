@@ -578,9 +578,9 @@ def run_eval(
     if answers <= 0 and not briefings:
         return results
 
-    from .llm import LLM
+    from .backends import open_llm
 
-    llm = LLM.load(settings)
+    llm = open_llm(settings)  # in-process, or the servers of RAG_LLM_URL
     details: dict = {}
     if answers > 0:
         _answer_piaf(
