@@ -121,7 +121,7 @@ class Retriever:
         cosine, mean = chunk_cosines(index, q, rows)  # once, for every candidate
         dense = cosine + self.settings.sentence_mean_weight * mean
         dense_top = dense[np.searchsorted(rows, dense_rows)]  # the dense ranking's own scores
-        fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth)
+        fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth, index.alive)
         if self.settings.doc_weight:
             best_of_doc: dict[str, float] = {}
             for row, f in zip(rows, fused):
@@ -161,7 +161,7 @@ class Retriever:
             )
         return hits
 
-    def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth) -> np.ndarray:
+    def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth, alive=None) -> np.ndarray:
         s = self.settings
         fused = np.zeros(len(rows))
         if s.fusion == "rrf":
@@ -172,7 +172,8 @@ class Retriever:
         if len(dense_top):
             fused += s.dense_weight * _z(dense, dense_top)
         if bm25 is not None:
-            top = bm25 if len(bm25) <= depth else np.partition(bm25, len(bm25) - depth)[-depth:]
+            pool = bm25 if alive is None else bm25[alive]  # dead rows (rag/segments.py) are not in the collection
+            top = pool if len(pool) <= depth else np.partition(pool, len(pool) - depth)[-depth:]
             fused += s.bm25_weight * _z(bm25[rows], top)
         return fused
 
@@ -195,7 +196,7 @@ class Retriever:
     @staticmethod
     def _allowed_rows(index: LoadedIndex, filters: Filters) -> np.ndarray:
         wanted = set(filters.docs)
-        mask = np.ones(len(index), dtype=bool)
+        mask = np.ones(len(index), dtype=bool) if index.alive is None else index.alive.copy()  # dead rows: never
         for row, c in enumerate(index.chunks):
             if wanted and c.doc not in wanted and c.doc.rsplit("/", 1)[-1] not in wanted:
                 mask[row] = False
