@@ -339,6 +339,7 @@ class IndexStore:
             _fsync_tree(tmp)
             final = self.root / name
             os.replace(tmp, final)
+            _fsync_dir(self.root)  # the generation (and a first segments/) durable before CURRENT names it
             pointer_tmp = self.root / f".CURRENT-{uuid.uuid4().hex[:6]}"
             pointer_tmp.write_text(name)
             _fsync_file(pointer_tmp)

@@ -96,3 +96,13 @@ def test_refusal_thresholds_are_chosen_from_a_logged_run(tmp_path):
     chosen = r["French questions (same language)"]
     assert 0.2 < chosen["thresholds"]["min_answerable"] <= 0.9  # between the two groups
     assert chosen["all"]["not_found_with_gold"] == 0 and chosen["all"]["not_found_without_gold"] == 0.8
+
+
+def test_resync_bench_on_a_tiny_folder(tmp_path):
+    r = run_bench("resync", "--sizes", "300", "--queries", "3", "--no-real-embed", out=tmp_path)
+    size = r["sizes"][0]
+    assert size["files"] == 6 and size["chunks"] > size["files"]
+    assert size["nochange"]["wrote"] is False and size["changed"]["wrote"] and size["deleted"]["wrote"]
+    assert 0 < size["changed"]["embedded_units"] < size["units"]  # only the changed file embedded
+    assert size["changed_found"] and size["deleted_gone"]
+    assert size["vs_full_bm25"]["overlap@10"] == 1.0 and size["vs_full_bm25"]["max_bm25_gap"] < 1e-4
