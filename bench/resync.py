@@ -221,7 +221,7 @@ def dense_recall(index, qvecs: np.ndarray, k: int = 10) -> float:
     return float(np.mean([len(set(ids[e]) & set(g)) / k for e, g in zip(exact, got)]))
 
 
-def run_size(n_passages: int, work: Path, n_queries: int, compare_full: bool) -> dict:
+def run_size(n_passages: int, work: Path, n_queries: int, compare_full: bool, compaction: bool = True) -> dict:
     from rag.indexing import build_index
     from rag.retrieval import Retriever
     from rag.settings import Settings
@@ -311,7 +311,7 @@ def run_size(n_passages: int, work: Path, n_queries: int, compare_full: bool) ->
         import rag.segments as segments
     except ImportError:  # the code before segments: every sync rewrites everything
         segments = None
-    if segments is not None:
+    if segments is not None and compaction:
         console.print("[dim]one file changed, compaction forced ...[/]")
         victim.write_text(briefing(n_files // 2, words, p, variant=2), encoding="utf-8")
         fraction, segments.COMPACT_FRACTION = segments.COMPACT_FRACTION, 0.0
@@ -459,11 +459,12 @@ def main(
     work: Path = typer.Option(None, help="Folder for the synthetic folders (kept: reruns reuse them)"),
     compare_full: bool = typer.Option(True, help="Compare the re-synced index's rankings with a full rebuild"),
     real_embed: bool = typer.Option(True, help="Also time the real e5 embedding of the changed file"),
+    compaction: bool = typer.Option(True, help="Also time a re-sync that compacts (segments only)"),
     out: Path = typer.Option(None, help="Folder for the JSON results"),
 ):
     with tempfile.TemporaryDirectory(prefix="bench-resync-") as tmp:
         base = work or Path(tmp)
-        rows = [run_size(int(n), base, queries_, compare_full) for n in sizes.split(",")]
+        rows = [run_size(int(n), base, queries_, compare_full, compaction) for n in sizes.split(",")]
         real = real_embedding(base) if real_embed else None
     show(rows, real)
     save("resync", {"sizes": rows, **(real or {})}, out)

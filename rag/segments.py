@@ -83,7 +83,7 @@ class Segment:
 
     @cached_property
     def vectors(self) -> np.ndarray:
-        # mapped, not read: a reader of one segment uses the page cache, a build copies only rows it keeps
+        # mapped, not read: a build copies the rows it keeps, a reader all of them once (VectorRows)
         return np.load(self.path / "vectors.npy", mmap_mode="r", allow_pickle=False)
 
     @cached_property
@@ -241,10 +241,38 @@ class Combined:
     alive: np.ndarray | None  # per chunk row; None: all alive
 
 
-def combine(parts: Sequence[tuple[Segment, frozenset[str]]]) -> Combined:
-    """One index over loaded segments and their dead documents."""
+class VectorRows:
+    """The segments' vectors one after the other in one array with room to grow, for a reader.
+
+    A reload after a sync that appended a segment copies that segment's rows only: the array
+    is the same, the new view a longer one (rows a previous view shows are never written again).
+    """
+
+    GROWTH = 1.25  # room for the deltas a compaction allows (rag.segments.COMPACT_FRACTION), and more
+
+    def __init__(self):
+        self.names: list[str] = []
+        self.array: np.ndarray | None = None
+        self.n = 0
+
+    def view(self, segments: Sequence[Segment]) -> np.ndarray:
+        names = [seg.name for seg in segments]
+        total = sum(seg.n_units for seg in segments)
+        dim = segments[0].vectors.shape[1] if segments else 1
+        if self.array is None or names[: len(self.names)] != self.names or total > len(self.array):
+            # np.empty: the room is address space until rows are written
+            self.array, self.names, self.n = np.empty((int(total * self.GROWTH) + 1024, dim), np.float32), [], 0
+        for seg in segments[len(self.names) :]:
+            self.array[self.n : self.n + seg.n_units] = seg.vectors
+            self.n += seg.n_units
+            self.names.append(seg.name)
+        return self.array[: self.n]
+
+
+def combine(parts: Sequence[tuple[Segment, frozenset[str]]], rows: VectorRows | None = None) -> Combined:
+    """One index over loaded segments and their dead documents; `rows` holds the vectors (reused across reloads)."""
     chunks: list[Chunk] = []
-    alive_rows, alive_units, units, ranges, vectors = [], [], [], [], []
+    alive_rows, alive_units, units, ranges = [], [], [], []
     n_units = 0
     for seg, dead in parts:
         chunks.extend(seg.chunks)
@@ -259,14 +287,11 @@ def combine(parts: Sequence[tuple[Segment, frozenset[str]]]) -> Combined:
         alive_units.append(units_ok)
         units.append(seg.units)
         ranges.append(seg.chunk_units + n_units)
-        vectors.append(seg.vectors)
         n_units += seg.n_units
     alive = np.concatenate(alive_rows) if alive_rows else np.zeros(0, bool)
-    dim = parts[0][0].vectors.shape[1] if parts else 1
     return Combined(
         chunks=chunks,
-        # one segment: its mapped file as is; several: one array (retrieval gathers rows across them)
-        vectors=vectors[0] if len(vectors) == 1 else (np.concatenate(vectors) if vectors else np.zeros((0, dim))),
+        vectors=(rows or VectorRows()).view([seg for seg, _ in parts]),
         units=np.concatenate(units) if units else np.zeros((0, 2), np.int64),
         chunk_units=np.concatenate(ranges) if ranges else np.zeros((0, 2), np.int64),
         dense=SegmentedDense.over([(seg.dense, ok) for (seg, _), ok in zip(parts, alive_units)]),

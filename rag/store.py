@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -42,7 +43,7 @@ import numpy as np
 from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound
 from .lexical import BM25Index
 from .schema import Chunk
-from .segments import Passages, Segment, SegmentWriter, chunk_from_record, combine, plan
+from .segments import Passages, Segment, SegmentWriter, VectorRows, chunk_from_record, combine, plan
 
 # 2: dense vectors per sentence unit instead of per chunk (small-to-big retrieval, bench/README.md)
 # 3: segments shared by generations, BM25 from term postings (rag/segments.py); format 2 still loads
@@ -143,7 +144,10 @@ def make_faiss(vectors: np.ndarray):
 class IndexStore:
     def __init__(self, index_dir: str | os.PathLike):
         self.root = Path(index_dir)
-        self._loaded: dict[str, Segment] = {}  # segments read by `load`: a reload reads only new ones
+        # what `load` read, for the next reload: segments (immutable) and their vectors
+        self._loaded: dict[str, Segment] = {}
+        self._rows = VectorRows()
+        self._loading = threading.Lock()  # searchers of one store may reload at once
 
     # ------------------------------------------------------------------ reading
     def current(self) -> Path | None:
@@ -175,18 +179,19 @@ class IndexStore:
         if "segments" not in manifest:
             return _load_legacy(gen, manifest)
         try:
-            loaded: dict[str, Segment] = {}
-            parts = []
-            for entry in manifest["segments"]:
-                seg = self._loaded.get(entry["name"]) or Segment(self.root / "segments" / entry["name"]).read_all()
-                loaded[seg.name] = seg
-                parts.append((seg, frozenset(entry["dead"])))
-            view = combine(parts)
+            with self._loading:
+                loaded: dict[str, Segment] = {}
+                parts = []
+                for entry in manifest["segments"]:
+                    seg = self._loaded.get(entry["name"]) or Segment(self.root / "segments" / entry["name"]).read_all()
+                    loaded[seg.name] = seg
+                    parts.append((seg, frozenset(entry["dead"])))
+                view = combine(parts, self._rows)
+                self._loaded = loaded
         except (OSError, ValueError, TypeError, KeyError, RuntimeError, json.JSONDecodeError) as e:
             raise IndexCorrupt(
                 f"index at {gen} is damaged ({type(e).__name__}: {e}). Rebuild it: rag index build <folder> --full"
             ) from None
-        self._loaded = loaded
         n = manifest.get("counts", {}).get("chunks")
         live = len(view.chunks) if view.alive is None else int(view.alive.sum())
         if live != n:

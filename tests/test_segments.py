@@ -151,10 +151,13 @@ def test_a_reader_picks_up_the_delta_and_reads_only_it(folder, base_settings, em
     retriever = Retriever(IndexStore(settings.index_dir), embedder, settings)
     assert "Constanța" not in retriever.search("port de Constanța convoi de blé", k=1)[0].text
     base = dict(retriever.store._loaded)
+    before = retriever.index
     edit(folder)
     build_index(folder, settings=settings, embedder=embedder)
     assert "Constanța" in retriever.search("port de Constanța convoi de blé", k=1)[0].text  # next query
     assert all(retriever.store._loaded[name] is seg for name, seg in base.items())  # base segment not re-read
+    assert np.shares_memory(before.vectors, retriever.index.vectors)  # its vectors not copied again ...
+    assert np.array_equal(before.vectors, retriever.index.vectors[: len(before.vectors)])  # ... nor overwritten
     assert len(retriever.store._loaded) == 2
 
 
