@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -288,9 +289,14 @@ def find_boilerplate(
     {'x': 0}
     """
     need = max(min_files, math.ceil(min_share * len(files)))
+    distinct = [set(hashes) for hashes in files.values()]
+    # count first, then list the holders of the few frequent lines only (a re-sync of 2,000
+    # files runs this over ~140k fingerprints: 0.47 s listing every line's holders, bench.resync)
+    counts = Counter(h for hs in distinct for h in hs)
+    frequent = {h for h, n in counts.items() if n >= need}
     holders: dict[str, list[int]] = {}
-    for i, hashes in enumerate(files.values()):
-        for h in set(hashes):
+    for i, hs in enumerate(distinct):
+        for h in hs & frequent:
             holders.setdefault(h, []).append(i)
     ids: dict[tuple[int, ...], int] = {}
     groups = {

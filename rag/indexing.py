@@ -5,7 +5,8 @@ only added or changed files are chunked and embedded, deleted ones are
 dropped. Boilerplate lines are removed before chunking (rag/cleaning.py); as
 the lines repeated across the folder depend on all its files, an unchanged
 file is cleaned and chunked again when what its cleaning depends on changed
-(a footer line now reaching the threshold, say). The new index replaces the old one atomically (see `rag.store`).
+(a footer line now reaching the threshold, say). The new index replaces the old one atomically; only
+the added and changed files' passages are written, as a new segment (see `rag.store`, `rag.segments`).
 
 >>> from rag import build_index
 >>> report = build_index("samples/briefings", index_dir="index")   # doctest: +SKIP
@@ -42,8 +43,9 @@ from .embedding import Embedder
 from .errors import FolderNotFound, IndexCorrupt, IndexIncompatible, NothingToIndex
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .schema import Chunk, Document, Skipped
+from .segments import Passages
 from .settings import Settings
-from .store import IndexStore, unit_text
+from .store import Generation, IndexStore, unit_text
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +169,10 @@ def build_index(
     try:
         embedder = embedder or Embedder.load(settings)
         expect = expected_settings(settings, embedder)
+        t = time.perf_counter()
         previous = None if full else _previous(store, expect)
         old_docs = previous.manifest["documents"] if previous else {}
+        report.timings["open"] = time.perf_counter() - t
 
         # 1. scan: hash every file, load only new or changed ones (and those indexed before
         # lines were fingerprinted)
@@ -246,7 +250,7 @@ def build_index(
         skipped = [{"path": s.path, "reason": s.reason} for s in report.skipped]
         # a newly skipped (or no longer skipped) file changes what `index status` reports: write then too
         if previous and not fresh and not report.removed and previous.manifest.get("skipped", []) == skipped:
-            report.chunks = len(previous.chunks)
+            report.chunks = previous.manifest.get("counts", {}).get("chunks", 0)
             report.timings["total"] = time.perf_counter() - t0
             return report  # nothing changed: keep the live index as it is
 
@@ -266,50 +270,26 @@ def build_index(
         report.embedded_units = total
         report.timings["embed"] = time.perf_counter() - t
 
-        # 3. assemble in file order, reusing old vectors, and write atomically
+        # 3. write: the new passages as a new segment (rag/segments.py), the others stay where they are
         t = time.perf_counter()
-        old_rows: dict[str, list[int]] = {}
-        if previous:
-            for row, c in enumerate(previous.chunks):
-                old_rows.setdefault(c.doc, []).append(row)
-        chunks: list[Chunk] = []
-        vec_parts: list[np.ndarray] = []
-        unit_parts: list[np.ndarray] = []
-        range_parts: list[np.ndarray] = []
-        offset = n_units = 0
-        for key in sorted(kept):
+        passages: dict[str, Passages] = {}
+        offset = 0
+        for key, part in fresh.items():
+            k = len(part.units)
+            passages[key] = Passages(part.chunks, part.units, part.ranges, new_vectors[offset : offset + k])
+            offset += k
+        for key in kept:
             if key in fresh:
-                part = fresh[key]
-                k = len(part.units)
-                chunks.extend(part.chunks)
-                vec_parts.append(new_vectors[offset : offset + k])
-                unit_parts.append(part.units)
-                range_parts.append(part.ranges + n_units)
-                offset += k
+                kept[key] = dict(kept[key], chunks=len(fresh[key].chunks))
             else:
-                assert previous is not None  # a file not re-read is one the previous index holds
-                rows = old_rows.get(key, [])
-                chunks.extend(previous.chunks[r] for r in rows)
-                if rows:
-                    ranges = previous.chunk_units[rows]
-                    lo, hi = int(ranges[:, 0].min()), int(ranges[:, 1].max())
-                    vec_parts.append(previous.vectors[lo:hi])
-                    unit_parts.append(previous.units[lo:hi])
-                    range_parts.append(ranges - lo + n_units)
-                    k = hi - lo
-                else:
-                    k = 0
-            n_units += k
-            kept[key] = dict(kept[key], chunks=len(fresh[key].chunks) if key in fresh else len(old_rows.get(key, [])))
-        vectors = np.concatenate(vec_parts) if vec_parts else np.zeros((0, embedder.dim), np.float32)
-        units = np.concatenate(unit_parts) if unit_parts else np.zeros((0, 2), np.int64)
-        chunk_ranges = np.concatenate(range_parts) if range_parts else np.zeros((0, 2), np.int64)
+                kept[key] = dict(kept[key], chunks=old_docs.get(key, {}).get("chunks", 0))
+        total_chunks = sum(entry["chunks"] for entry in kept.values())
         manifest = dict(
             expect,
             built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             source=str(folder),
             documents=kept,
-            counts={"documents": len(kept), "chunks": len(chunks), "boilerplate_lines": report.boilerplate_lines},
+            counts={"documents": len(kept), "chunks": total_chunks, "boilerplate_lines": report.boilerplate_lines},
             boilerplate={
                 "rules": RULES_VERSION,
                 "repeated_lines": len(boilerplate),
@@ -317,9 +297,9 @@ def build_index(
             },
             skipped=skipped,
         )
-        store.write(manifest, chunks, vectors, units, chunk_ranges)
+        store.commit(manifest, sorted(kept), passages, previous, embedder.dim)
         report.wrote = True
-        report.chunks = len(chunks)
+        report.chunks = total_chunks
         report.timings["write"] = time.perf_counter() - t
     finally:
         lock.release()
@@ -352,12 +332,10 @@ def _resolve_folder(folder, store: IndexStore) -> Path:
     return path.resolve()
 
 
-def _previous(store: IndexStore, expect: dict):
-    """The live index if it can be reused incrementally, else None (a full rebuild)."""
-    if not store.exists():
-        return None
+def _previous(store: IndexStore, expect: dict) -> Generation | None:
+    """The live generation if it can be reused incrementally, else None (a full rebuild)."""
     try:
-        return store.load(expect)
+        return store.generation(expect)
     except (IndexIncompatible, IndexCorrupt) as e:
         log.warning("previous index not reused, rebuilding fully: %s", e)
         return None

@@ -122,7 +122,7 @@ class Retriever:
         cosine, mean = chunk_cosines(index, q, rows)  # once, for every candidate
         dense = cosine + self.settings.sentence_mean_weight * mean
         dense_top = dense[np.searchsorted(rows, dense_rows)]  # the dense ranking's own scores
-        fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth)
+        fused = self._fuse(rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth, index.alive)
         fused = with_document_and_date(
             self.settings, fused, [index.chunks[r].doc for r in rows], [index.chunks[r].date for r in rows], dates
         )
@@ -157,10 +157,11 @@ class Retriever:
             )
         return hits
 
-    def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth) -> np.ndarray:
+    def _fuse(self, rows, dense, dense_rows, dense_top, bm25_rows, bm25, depth, alive=None) -> np.ndarray:
         if bm25 is None:
             return fuse(self.settings, rows, dense, dense_rows, dense_top, bm25_rows, None, None)
-        top = bm25 if len(bm25) <= depth else np.partition(bm25, len(bm25) - depth)[-depth:]
+        pool = bm25 if alive is None else bm25[alive]  # dead rows (rag/segments.py) are not in the collection
+        top = pool if len(pool) <= depth else np.partition(pool, len(pool) - depth)[-depth:]
         return fuse(self.settings, rows, dense, dense_rows, dense_top, bm25_rows, bm25[rows], top)
 
     @staticmethod
@@ -182,7 +183,7 @@ class Retriever:
     @staticmethod
     def _allowed_rows(index: LoadedIndex, filters: Filters) -> np.ndarray:
         wanted = set(filters.docs)
-        mask = np.ones(len(index), dtype=bool)
+        mask = np.ones(len(index), dtype=bool) if index.alive is None else index.alive.copy()  # dead rows: never
         for row, c in enumerate(index.chunks):
             if wanted and c.doc not in wanted and c.doc.rsplit("/", 1)[-1] not in wanted:
                 mask[row] = False

@@ -111,3 +111,13 @@ def test_scale_bench_compares_postgres_with_faiss_and_one_with_two_workers(tmp_p
     assert 0.5 <= row["hnsw"][0]["recall@10"] <= 1.0
     ingest = r["ingest"]
     assert ingest["workers_1_chunks"] == ingest["workers_2_chunks"] > 0  # same store either way
+
+
+def test_resync_bench_on_a_tiny_folder(tmp_path):
+    r = run_bench("resync", "--sizes", "300", "--queries", "3", "--no-real-embed", out=tmp_path)
+    size = r["sizes"][0]
+    assert size["files"] == 6 and size["chunks"] > size["files"]
+    assert size["nochange"]["wrote"] is False and size["changed"]["wrote"] and size["deleted"]["wrote"]
+    assert 0 < size["changed"]["embedded_units"] < size["units"]  # only the changed file embedded
+    assert size["changed_found"] and size["deleted_gone"]
+    assert size["vs_full_bm25"]["overlap@10"] == 1.0 and size["vs_full_bm25"]["max_bm25_gap"] < 1e-4

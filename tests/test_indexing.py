@@ -106,7 +106,7 @@ def test_failed_build_leaves_previous_index_usable(folder, settings, embedder, m
     def boom(*a, **k):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(rag.store.BM25Index, "build", boom)
+    monkeypatch.setattr(rag.store, "make_faiss", boom)  # while the new segment is being written
     with pytest.raises(OSError, match="simulated"):
         build_index(folder, settings=settings, embedder=embedder)
     monkeypatch.undo()
@@ -114,7 +114,7 @@ def test_failed_build_leaves_previous_index_usable(folder, settings, embedder, m
     store = IndexStore(settings.index_dir)
     assert store.current() == live
     assert docs_in_index(settings) == {"a.md", "b.txt", "c.md"}
-    assert not list(Path(settings.index_dir).glob(".tmp-*"))
+    assert not list(Path(settings.index_dir).rglob(".tmp-*"))
     assert "e.md" in {Path(p).name for p in build_index(folder, settings=settings, embedder=embedder).added}
 
 
@@ -152,7 +152,8 @@ def test_old_format_and_tampered_files_are_clear_errors(folder, settings, embedd
         store.load(expect)
     (gen / "manifest.json").write_text(json.dumps(manifest))
 
-    (gen / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    segment = Path(settings.index_dir) / "segments" / manifest["segments"][0]["name"]
+    (segment / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
     with pytest.raises(IndexCorrupt, match="rebuild|Rebuild"):
         store.load(expect)
 
@@ -286,14 +287,15 @@ def test_index_built_before_pages_loads_and_pdfs_get_pages_on_the_next_build(tmp
     # Make it look like an index written before pages existed: no "page" in the chunks,
     # no "pages" in the manifest's PDF entry.
     gen = IndexStore(settings.index_dir).current()
-    lines = [json.loads(line) for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    chunks_file = Path(settings.index_dir) / "segments" / manifest["segments"][0]["name"] / "chunks.jsonl"
+    lines = [json.loads(line) for line in chunks_file.read_text(encoding="utf-8").splitlines()]
     assert any(rec.get("page") == 3 for rec in lines)
     assert not any("page" in rec for rec in lines if rec["doc"].endswith("note.txt"))  # as before pages
-    (gen / "chunks.jsonl").write_text(
+    chunks_file.write_text(
         "".join(json.dumps({k: v for k, v in rec.items() if k not in ("page", "page_breaks")}) + "\n" for rec in lines),
         encoding="utf-8",
     )
-    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     for entry in manifest["documents"].values():
         entry.pop("pages", None)
     (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
