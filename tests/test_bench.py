@@ -67,14 +67,14 @@ def test_grow_keeps_real_data_first_and_normalises():
 
 @pytest.mark.slow
 def test_answer_bench_on_the_example_questions(tmp_path):
-    # One example and one server question: the bench's code paths, not its figures (CI time).
-    r = run_bench("answer", "--piaf", "0", "--examples", "1", "--server-questions", "1", out=tmp_path)
+    # One example question: the bench's code paths, not its figures. Its serving-process part (a web chat
+    # server with its own LLM) is left out for CI time: the UI tests start that server and ask it questions.
+    r = run_bench("answer", "--piaf", "0", "--examples", "1", "--no-server", out=tmp_path)
     rows = r["answers"]["questions"]
     assert len(rows) == 1 and all(x["found"] and x["prompt_tokens"] > 50 for x in rows)
     assert all(x["ttft_s"] > 0 and x["bare_ttft_s"] > 0 for x in rows)
     assert r["answers"]["sequence"] == {}  # the sequence needs two questions
-    server = r["server"]
-    assert server["questions"] == 1 and server["rss_after_mb"] > 100 and server["peak_rss_mb"] >= server["rss_after_mb"]
+    assert "server" not in r
 
 
 def test_refusal_thresholds_are_chosen_from_a_logged_run(tmp_path):

@@ -116,6 +116,8 @@ def test_date_bonus_in_range_and_by_recency():
 
 
 class _Index:
+    alive = None  # no dead rows (rag/segments.py)
+
     def __init__(self, chunks):
         self.chunks = chunks
 
