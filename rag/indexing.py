@@ -237,13 +237,7 @@ def build_index(
         report.timings["load_and_chunk"] = time.perf_counter() - t
 
         if not kept:
-            where = f"{folder}" if files else f"{folder} (it has no files)"
-            reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in report.skipped[:3])
-            raise NothingToIndex(
-                f"no readable briefing in {where}"
-                + (f" — skipped: {reasons}" if reasons else "")
-                + ". Supported: .txt .md .pdf .docx .html"
-            )
+            raise nothing_to_index(folder, bool(files), report.skipped)
 
         report.documents = len(kept)
         report.boilerplate_lines = sum(entry.get("dropped_lines", 0) for entry in kept.values())
@@ -324,12 +318,28 @@ def _resolve_folder(folder, store: IndexStore) -> Path:
         if not store.exists():
             raise FolderNotFound("no folder given and no previous index to re-sync. Usage: rag index build <folder>")
         folder = store.manifest().get("source", "")
+    return existing_folder(folder)
+
+
+def existing_folder(folder) -> Path:
+    """`folder` resolved, or FolderNotFound saying what is wrong with it (both index backends)."""
     path = Path(folder).expanduser()
     if not path.exists():
         raise FolderNotFound(f"folder not found: {path}")
     if not path.is_dir():
         raise FolderNotFound(f"not a folder: {path} (give the folder that holds the briefings)")
     return path.resolve()
+
+
+def nothing_to_index(folder, has_files: bool, skipped: list[Skipped]) -> NothingToIndex:
+    """The error for a folder with no readable briefing, naming the first files skipped and why."""
+    where = f"{folder}" if has_files else f"{folder} (it has no files)"
+    reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped[:3])
+    return NothingToIndex(
+        f"no readable briefing in {where}"
+        + (f" — skipped: {reasons}" if reasons else "")
+        + ". Supported: .txt .md .pdf .docx .html"
+    )
 
 
 def _previous(store: IndexStore, expect: dict) -> Generation | None:

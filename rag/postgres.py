@@ -67,8 +67,8 @@ from .backends import Progress, WorkReport
 from .cleaning import RULES_VERSION, Boilerplate, find_boilerplate, line_hashes
 from .dates import DateRange, keyword_query
 from .duplicates import fold
-from .errors import FolderNotFound, IndexBusy, IndexIncompatible, IndexNotFound, NothingToIndex, RagError
-from .indexing import BuildReport, clean_and_chunk, expected_settings
+from .errors import FolderNotFound, IndexBusy, IndexIncompatible, IndexNotFound, RagError
+from .indexing import BuildReport, clean_and_chunk, existing_folder, expected_settings, nothing_to_index
 from .lexical import content_tokens
 from .loaders import LoadError, iter_files, load_file, read_bytes
 from .retrieval import Filters, collapse_duplicates, fuse, with_document_and_date
@@ -487,13 +487,7 @@ class PostgresIndex:
             if progress:
                 progress("scan", len(files), len(files))
             if not kept:
-                where = f"{folder}" if files else f"{folder} (it has no files)"
-                reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in report.skipped[:3])
-                raise NothingToIndex(
-                    f"no readable briefing in {where}"
-                    + (f" — skipped: {reasons}" if reasons else "")
-                    + ". Supported: .txt .md .pdf .docx .html"
-                )
+                raise nothing_to_index(folder, bool(files), report.skipped)
 
             # 2. the folder's repeated lines; which files to (re)clean, chunk and embed
             boilerplate = find_boilerplate({key: kept[key] for key in sorted(kept)})
@@ -596,12 +590,7 @@ class PostgresIndex:
                     "Usage: rag index build <folder>"
                 )
             folder = meta["source"]
-        path = Path(folder).expanduser()
-        if not path.exists():
-            raise FolderNotFound(f"folder not found: {path}")
-        if not path.is_dir():
-            raise FolderNotFound(f"not a folder: {path} (give the folder that holds the briefings)")
-        return path.resolve()
+        return existing_folder(folder)
 
     def _prepare(self, control, expect: dict, full: bool) -> None:
         """Extensions and tables, made when missing; rebuilt from scratch with `full`, an older schema or
