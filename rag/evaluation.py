@@ -369,7 +369,13 @@ class BriefingEvaluator:
                     "found": a.found,
                     "answer": a.text,
                     "gold": q.answer,
-                    "trace": {k: v for k, v in a.trace.items() if k != "shown"},
+                    "raw": a.raw_text,
+                    "trace": a.trace,
+                    "hits": hit_log(a.hits),
+                    **{
+                        k: score_answer(a.text, a.found, citation_tuples(a), q)[k]
+                        for k in ("correct", "citation_hits", "citation_passage_hits", "citations")
+                    },
                 }
             )
             if self.progress:
@@ -493,9 +499,30 @@ def _details(evaluator_answers, questions) -> list[dict]:
                 k: score_answer(a.text, a.found, citation_tuples(a), q)[k]
                 for k in ("correct", "citation_hits", "citation_passage_hits", "citations")
             },
-            "trace": {k: v for k, v in a.trace.items() if k != "shown"},
+            "trace": a.trace,
+            "hits": hit_log(a.hits),
         }
         for a, q in zip(evaluator_answers, questions)
+    ]
+
+
+def hit_log(hits) -> list[dict]:
+    """The passages an answer was given, with their sentences' cosines: enough to replay the checks
+    after generation (`bench/refusal.py`) without re-running retrieval or the LLM."""
+    return [
+        {
+            "doc": h.doc,
+            "start": h.start,
+            "end": h.end,
+            "title": h.title,
+            "date": h.date,
+            "text": h.text,
+            "score": h.score,
+            "dense": h.dense_score,
+            "bm25": h.bm25_score,
+            "sentences": [list(x) for x in h.sentences],
+        }
+        for h in hits
     ]
 
 
