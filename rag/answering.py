@@ -276,93 +276,12 @@ class Assistant:
         timings["generate"] = time.perf_counter() - t
         trace.update(evidence=picked, raw_evidence=chosen)
         t = time.perf_counter()
-        answer = self._verify(raw, [sentences[n - 1] for n in trace["evidence"]], sentences, query, base, trace)
+        answer = verify_answer(raw, [sentences[n - 1] for n in trace["evidence"]], sentences, query, base, trace)
         timings["check"] = time.perf_counter() - t
         timings.setdefault("first_token", time.perf_counter() - t0)
         timings["total"] = time.perf_counter() - t0
         answer.timings = timings
         yield StreamEvent(answer=answer)
-
-    def _verify(
-        self, raw: str, evidence: list[Sentence], sentences: list[Sentence], query: str, base: dict, trace: dict
-    ) -> Answer:
-        """Extractive verification: the answer's numbers and names must be in its evidence sentence."""
-        language, hits = base["language"], base["hits"]
-
-        def refuse(stage: str) -> Answer:
-            return Answer(
-                text=NOT_FOUND[language], found=False, raw_text=raw, trace={**trace, "refused_by": stage}, **base
-            )
-
-        text = strip_meta_talk(raw)
-        if not sentences or looks_not_found(text):
-            return refuse("check")
-        if not evidence:  # no valid number given: the sentence that best supports the answer
-            evidence = [max(sentences, key=lambda x: keyword_support(text or query, x.text))]
-            trace["evidence_from"] = "support"
-        if not re.search(r"[^\W\d_]", text) or adds_nothing(text, query):
-            text, trace["fallback"] = quote(evidence[0].text, language), "echo"
-        if asks_for_number(query) and not has_number(text):
-            # "How many ...?" answered without a number: the figure is not in the briefings,
-            # unless the evidence sentence holds one, which is then quoted.
-            if not has_number(evidence[0].text):
-                return refuse("verification")
-            text, trace["fallback"] = quote(evidence[0].text, language), "number"
-        same = same_language(text, evidence[0].text)
-        numbers, names = unsupported(text, " ".join(x.text for x in evidence), query, same)
-        if numbers or names:
-            # The model may have named the wrong sentence: another shown sentence may hold them all.
-            better = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
-            if better:
-                evidence, trace["evidence_from"] = [better[0]], "verification"
-            elif numbers:
-                return refuse("verification")  # a number the briefings do not give
-            else:
-                text, trace["fallback"] = quote(evidence[0].text, language), "names"
-        elif trace.get("fallback") is None:
-            # The model may name a sentence that supports the answer but is about something else
-            # (a ceasefire, not the 30-day one): of the sentences that support the answer, cite
-            # the one that also holds most of the question's own names and numbers.
-            held = question_terms_held(query, evidence[0].text)
-            closest = max(
-                (x for x in sentences if not any(unsupported(text, x.text, query, same))),
-                key=lambda x: question_terms_held(query, x.text),
-                default=None,
-            )
-            if closest is not None and question_terms_held(query, closest.text) > held:
-                evidence, trace["evidence_from"] = [closest], "question terms"
-        order: dict[int, int] = {}
-        for x in evidence:
-            order.setdefault(x.hit, len(order) + 1)
-        citations: list[Citation] = []
-        for x in evidence:
-            n = order[x.hit]
-            if any(c.n == n for c in citations):
-                continue
-            h = hits[x.hit]
-            citations.append(
-                Citation(
-                    n=n,
-                    doc=h.doc,
-                    title=h.title,
-                    start=h.start,
-                    end=h.end,
-                    text=h.text,
-                    date=h.date,
-                    quote_start=x.start,
-                    quote_end=x.end,
-                    page=h.page_at(x.start),
-                    also_in=h.also_in,
-                )
-            )
-        return Answer(
-            text=with_markers(text, sorted(order.values())),
-            found=True,
-            citations=citations,
-            raw_text=raw,
-            trace=trace,
-            **base,
-        )
 
     @staticmethod
     def _needs_rewrite(question: str) -> bool:
@@ -383,6 +302,91 @@ class Assistant:
         out = self.llm.complete(messages, max_tokens=60).strip().splitlines()
         rewritten = out[0].strip().strip('"') if out else ""
         return rewritten if re.search(r"\w", rewritten) and len(rewritten) < 400 else question
+
+
+def verify_answer(
+    raw: str, evidence: list[Sentence], sentences: list[Sentence], query: str, base: dict, trace: dict
+) -> Answer:
+    """The final answer from the model's reply `raw` and the sentence(s) it named as `evidence`.
+
+    Extractive verification: the answer's numbers and names must be in its evidence sentence.
+    A pure function of what the model was shown and said, so `bench/replay.py` re-runs it on
+    logged eval answers without the LLM.
+    """
+    language, hits = base["language"], base["hits"]
+
+    def refuse(stage: str) -> Answer:
+        return Answer(text=NOT_FOUND[language], found=False, raw_text=raw, trace={**trace, "refused_by": stage}, **base)
+
+    text = strip_meta_talk(raw)
+    if not sentences or looks_not_found(text):
+        return refuse("check")
+    if not evidence:  # no valid number given: the sentence that best supports the answer
+        evidence = [max(sentences, key=lambda x: keyword_support(text or query, x.text))]
+        trace["evidence_from"] = "support"
+    if not re.search(r"[^\W\d_]", text) or adds_nothing(text, query):
+        text, trace["fallback"] = quote(evidence[0].text, language), "echo"
+    if asks_for_number(query) and not has_number(text):
+        # "How many ...?" answered without a number: the figure is not in the briefings,
+        # unless the evidence sentence holds one, which is then quoted.
+        if not has_number(evidence[0].text):
+            return refuse("verification")
+        text, trace["fallback"] = quote(evidence[0].text, language), "number"
+    same = same_language(text, evidence[0].text)
+    numbers, names = unsupported(text, " ".join(x.text for x in evidence), query, same)
+    if numbers or names:
+        # The model may have named the wrong sentence: another shown sentence may hold them all.
+        better = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
+        if better:
+            evidence, trace["evidence_from"] = [better[0]], "verification"
+        elif numbers:
+            return refuse("verification")  # a number the briefings do not give
+        else:
+            text, trace["fallback"] = quote(evidence[0].text, language), "names"
+    elif trace.get("fallback") is None:
+        # The model may name a sentence that supports the answer but is about something else
+        # (a ceasefire, not the 30-day one): of the sentences that support the answer, cite
+        # the one that also holds most of the question's own names and numbers.
+        held = question_terms_held(query, evidence[0].text)
+        closest = max(
+            (x for x in sentences if not any(unsupported(text, x.text, query, same))),
+            key=lambda x: question_terms_held(query, x.text),
+            default=None,
+        )
+        if closest is not None and question_terms_held(query, closest.text) > held:
+            evidence, trace["evidence_from"] = [closest], "question terms"
+    order: dict[int, int] = {}
+    for x in evidence:
+        order.setdefault(x.hit, len(order) + 1)
+    citations: list[Citation] = []
+    for x in evidence:
+        n = order[x.hit]
+        if any(c.n == n for c in citations):
+            continue
+        h = hits[x.hit]
+        citations.append(
+            Citation(
+                n=n,
+                doc=h.doc,
+                title=h.title,
+                start=h.start,
+                end=h.end,
+                text=h.text,
+                date=h.date,
+                quote_start=x.start,
+                quote_end=x.end,
+                page=h.page_at(x.start),
+                also_in=h.also_in,
+            )
+        )
+    return Answer(
+        text=with_markers(text, sorted(order.values())),
+        found=True,
+        citations=citations,
+        raw_text=raw,
+        trace=trace,
+        **base,
+    )
 
 
 def _refused(stage: str, base: dict, trace: dict, timings: dict, t0: float) -> Iterator[StreamEvent]:

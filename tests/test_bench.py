@@ -121,3 +121,28 @@ def test_resync_bench_on_a_tiny_folder(tmp_path):
     assert 0 < size["changed"]["embedded_units"] < size["units"]  # only the changed file embedded
     assert size["changed_found"] and size["deleted_gone"]
     assert size["vs_full_bm25"]["overlap@10"] == 1.0 and size["vs_full_bm25"]["max_bm25_gap"] < 1e-4
+
+
+def test_replay_reruns_the_checks_on_a_logged_answer(tmp_path, monkeypatch):
+    from bench.replay import replay
+    from rag.settings import Settings
+
+    text = "Le traité de Rome fut signé en 1957. Il fonde la Communauté économique européenne."
+    row = {
+        "question": "En quelle année le traité de Rome fut-il signé ?",
+        "raw": "Le traité de Rome fut signé en 1957.",
+        "hits": [
+            {
+                "doc": "rome.txt", "start": 0, "end": len(text), "title": "", "date": "", "text": text,
+                "score": 1.0, "dense": 0.9, "bm25": 3.0, "sentences": [[0, 36, 0.9], [37, len(text), 0.7]],
+            }
+        ],
+        "trace": {"shown": [["rome.txt", 0, 36], ["rome.txt", 37, len(text)]], "p_yes": 0.8, "evidence": [2]},
+    }  # fmt: skip
+    a = replay(row, Settings())
+    assert a.found and a.citations[0].quote_start == 0  # the year is only in sentence 1: cited there
+    assert "1957" in a.text
+    assert not replay(row, Settings(min_answerable=0.9)).found  # the bar replayed: "not found"
+    wrong = {**row, "raw": "Il fut signé en 1962."}
+    assert not replay(wrong, Settings()).found  # a year no shown sentence gives
+    assert replay({**row, "trace": {}}, Settings()) is None  # never reached the LLM: not replayable
