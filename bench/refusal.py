@@ -14,6 +14,11 @@ of the questions (even positions of the seeded sample) and reports the other hal
 too, so the figures are not tuning noise. French questions set the same-language
 thresholds, English questions over the French documents the cross-language ones.
 The briefing QA set is never used here.
+
+Since the answerability bar applies to a score that also weighs the cosine and the
+question's missing names (rag/grounding.py `answerability`), this tool's P(yes)
+sweep describes the model's own signal; `python -m bench.replay --fit` fits that
+score and replays every check on the same kind of log.
 """
 
 from __future__ import annotations

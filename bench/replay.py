@@ -66,7 +66,7 @@ def replay(row: dict, settings):
     """The answer the current checks give for one logged question (None if it never reached the LLM)."""
     from rag.answering import verify_answer
     from rag.dates import DateRange, without_phrase
-    from rag.grounding import evidence_gate, same_language
+    from rag.grounding import answerability, evidence_gate, same_language
     from rag.prompting import detect_language
     from rag.schema import Answer
 
@@ -93,17 +93,49 @@ def replay(row: dict, settings):
     if not gate.found:
         return refused("gate")
     cross = 2 * sum(same_language(q, h.text) for h in hits) < len(hits)
-    if trace["p_yes"] < (settings.min_answerable_cross if cross else settings.min_answerable):
+    score = answerability(*answerability_features(row), cross)
+    if score < (settings.min_answerable_cross if cross else settings.min_answerable):
         return refused("answerability")
     evidence = [sentences[n - 1] for n in trace.get("evidence", []) if 1 <= n <= len(sentences)]
     return verify_answer(row.get("raw") or "", evidence, sentences, q, base, trace)
+
+
+def answerability_features(row: dict) -> tuple[float, float, float]:
+    """(best cosine, P(yes), share of the question's names missing) of a logged question."""
+    from rag.grounding import missing_share, searchable_text_of
+
+    hits = hits_of(row)
+    best = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
+    return best, row["trace"]["p_yes"], missing_share(row["question"], [searchable_text_of(h) for h in hits])
+
+
+def fit(present: list[dict], absent: list[dict], max_wrong: float = 0.08) -> tuple[tuple, float]:
+    """Logistic regression of "the document is there" on answerability_features, on standardised
+    features, returned as raw coefficients (b, w_dense, w_yes, w_missing), and the lowest score bar
+    that refuses at most `max_wrong` of `present` beyond those refused anyway."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [r for r in present + absent if "p_yes" in r["trace"]]
+    x = np.array([answerability_features(r) for r in rows])
+    y = np.array([1] * sum("p_yes" in r["trace"] for r in present) + [0] * sum("p_yes" in r["trace"] for r in absent))
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(C=1.0).fit((x - mean) / scale, y)
+    w = model.coef_[0] / scale
+    b = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
+    scores = 1 / (1 + np.exp(-(b + x @ w)))
+    bars = sorted(scores[y == 1])
+    bar = float(bars[int(max_wrong * len(bars))]) if len(bars) else 0.5  # refuse fewer than max_wrong of them
+    return (round(b, 3), *(round(float(v), 3) for v in w)), round(bar - 1e-4, 4)
 
 
 def score_run(present: list[dict], absent: list[dict], questions: dict, settings) -> dict:
     """`rag eval`'s answer figures for the replayed answers of one language."""
     from rag.evaluation import citation_tuples, loss_stage, score_answer, summarize
 
-    rows, losses, stages = [], Counter(), Counter()
+    rows: list[dict] = []
+    losses: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     skipped = 0
     for r in present:
         a = replay(r, settings)
@@ -177,11 +209,28 @@ def questions_by_id(lang: str) -> dict:
 def main(
     results: list[Path] = typer.Argument(..., help="JSON written by `rag eval --out` with the gate and bars open"),
     out: Path = typer.Option(None, help="Folder for the JSON results"),
+    refit: bool = typer.Option(False, "--fit", help="Fit the answerability score on half 1 first, then replay"),
 ):
     from rag.evaluation import LOSS_STAGES
     from rag.settings import Settings
 
     settings = Settings.from_env()
+    if refit:
+        from rag import grounding
+
+        logged: dict = {}
+        for path in results:
+            logged.update(json.loads(path.read_text())["details"])
+        bars = {}
+        for group, present_key, absent_key in (
+            ("same", "answers", "refusal"),
+            ("cross", "cross_answers", "cross_refusal"),
+        ):
+            coefficients, bar = fit(logged[present_key][0::2], logged[absent_key][0::2])
+            grounding.ANSWERABILITY[group] = coefficients
+            bars[group] = bar
+            console.print(f"answerability, {group} language, fit on half 1: coefficients {coefficients}, bar {bar}")
+        settings = settings.replace(min_answerable=bars["same"], min_answerable_cross=bars["cross"])
     details: dict = {}
     for path in results:  # e.g. a PIAF run and a briefing-set run
         details.update(json.loads(path.read_text())["details"])

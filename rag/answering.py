@@ -1,7 +1,8 @@
 """Question -> retrieval -> evidence gate -> sentences -> answerable? -> evidence -> answer -> verification.
 
 Select, then answer: the LLM sees numbered sentences, its probability of "yes"
-to "Answerable:" decides whether to answer at all, it names the sentence that
+to "Answerable:" (weighed with the best cosine and the question's names the
+passages lack) decides whether to answer at all, it names the sentence that
 answers (which becomes the citation), then writes the answer, which is checked
 against that sentence (rag/grounding.py).
 
@@ -26,13 +27,19 @@ from .embedding import Embedder
 from .errors import InvalidQuestion
 from .grounding import (
     adds_nothing,
+    answer_support,
+    answerability,
     asks_for_number,
+    counted_thing,
     evidence_gate,
     has_number,
     keyword_support,
     looks_not_found,
+    mentions,
+    missing_share,
     question_terms_held,
     same_language,
+    searchable_text_of,
     strip_meta_talk,
     unsupported,
     with_markers,
@@ -46,6 +53,7 @@ from .prompting import (
     Sentence,
     build_messages,
     detect_language,
+    scored_sentences,
     select_sentences,
 )
 from .retrieval import Filters
@@ -251,14 +259,22 @@ class Assistant:
         trace["shown"] = [(hits[x.hit].doc, x.start, x.end) for x in sentences]
         cross = 2 * sum(same_language(q, h.text) for h in hits) < len(hits)
         threshold = s.min_answerable_cross if cross else s.min_answerable
+        # The answerability score also weighs how close the best sentence is and which of the
+        # question's names no passage holds (rag/grounding.py).
+        best_dense = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
+        if best_dense is None:  # passages given, not retrieved (the eval's oracle): their sentences' cosines
+            scored = [x for h in hits for _, _, x in scored_sentences(h, qvec, self.retriever.embedder.passages)]
+            best_dense = max(scored, default=0.0)
+        missing = missing_share(q, [searchable_text_of(h) for h in hits])
         t = time.perf_counter()
         raw = ""
         with self.llm.session(messages) as session:
             session.feed(ANSWERABLE)
             p_yes = float(session.probabilities([" yes", " no"])[0])
-            trace.update(p_yes=round(p_yes, 4), cross_language=cross)
+            score = answerability(best_dense, p_yes, missing, cross)
+            trace.update(p_yes=round(p_yes, 4), cross_language=cross, answerability=round(score, 4))
             timings["answerable"] = time.perf_counter() - t
-            if p_yes < threshold:
+            if score < threshold:
                 yield from _refused("answerability", base, trace, timings, t0)
                 return
             session.feed(" yes\n" + EVIDENCE)
@@ -321,6 +337,11 @@ def verify_answer(
     text = strip_meta_talk(raw)
     if not sentences or looks_not_found(text):
         return refuse("check")
+    picked = evidence[0] if evidence else None
+
+    def cite_key(x: Sentence) -> tuple:
+        return (question_terms_held(query, x.text), answer_support(text, x.text, query), x == picked)
+
     if not evidence:  # no valid number given: the sentence that best supports the answer
         evidence = [max(sentences, key=lambda x: keyword_support(text or query, x.text))]
         trace["evidence_from"] = "support"
@@ -338,23 +359,33 @@ def verify_answer(
         # The model may have named the wrong sentence: another shown sentence may hold them all.
         better = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
         if better:
-            evidence, trace["evidence_from"] = [better[0]], "verification"
+            evidence, trace["evidence_from"] = [max(better, key=cite_key)], "verification"
         elif numbers:
             return refuse("verification")  # a number the briefings do not give
         else:
             text, trace["fallback"] = quote(evidence[0].text, language), "names"
     elif trace.get("fallback") is None:
         # The model may name a sentence that supports the answer but is about something else
-        # (a ceasefire, not the 30-day one): of the sentences that support the answer, cite
-        # the one that also holds most of the question's own names and numbers.
-        held = question_terms_held(query, evidence[0].text)
-        closest = max(
-            (x for x in sentences if not any(unsupported(text, x.text, query, same))),
-            key=lambda x: question_terms_held(query, x.text),
-            default=None,
-        )
-        if closest is not None and question_terms_held(query, closest.text) > held:
-            evidence, trace["evidence_from"] = [closest], "question terms"
+        # (a ceasefire, not the 30-day one), or the one next to the sentence it copied from: of
+        # the sentences that support the answer, cite the one that holds most of the question's
+        # names and numbers, then most of the answer's own words; the model's choice wins ties.
+        supported = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
+        closest = max(supported, key=cite_key, default=evidence[0])
+        if cite_key(closest) > cite_key(evidence[0]):
+            by_terms = cite_key(closest)[0] > cite_key(evidence[0])[0]
+            evidence, trace["evidence_from"] = [closest], "question terms" if by_terms else "answer words"
+    thing = counted_thing(query) if asks_for_number(query) else None
+    if thing and same_language(query, evidence[0].text) and not mentions(evidence[0].text, thing):
+        # "How many soldiers?" answered from a sentence that counts something else: cite a shown
+        # sentence that counts it, else the briefings do not give that figure.
+        counting = [
+            x
+            for x in sentences
+            if mentions(x.text, thing) and has_number(x.text) and not any(unsupported(text, x.text, query, same))
+        ]
+        if not counting:
+            return refuse("verification")
+        evidence, trace["evidence_from"] = [max(counting, key=cite_key)], "counted thing"
     order: dict[int, int] = {}
     for x in evidence:
         order.setdefault(x.hit, len(order) + 1)

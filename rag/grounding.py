@@ -4,7 +4,8 @@
    to the question, by embedding similarity or by keyword coverage, the answer
    is "not found" and the LLM is not called.
 2. Answerability (rag/answering.py): the model's own probability that the
-   shown sentences answer the question.
+   shown sentences answer the question, weighed with the best sentence cosine
+   and the share of the question's names no passage holds (`answerability`).
 3. Extractive verification (after the LLM): the model names the sentence it
    answers from, and that sentence becomes the citation; the answer's numbers
    and names must occur in it (or in another shown sentence, which then
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .lexical import _terms, analyze, content_tokens, fold
+from .lexical import _stopwords, _terms, analyze, content_tokens, fold
 from .schema import Hit
 
 _NOT_FOUND_HINTS = re.compile(
@@ -65,6 +66,43 @@ def evidence_gate(
         threshold = min_dense_cross
     found = coverage >= min_coverage or (best_dense >= threshold and not missing)
     return Evidence(found, best_dense, coverage, tuple(missing))
+
+
+def missing_share(question: str, passages: list[str]) -> float:
+    """Share of the question's names, acronyms and numbers found in none of the passages, by close
+    spelling (Zelensky/Zelenskyy), so it also reads across languages (an English question's
+    names over French passages).
+
+    >>> missing_share("Who proposed the Gdansk truce?", ["Trump a proposé une trêve à Gdansk."])
+    0.0
+    >>> missing_share("What did Nowak say in Gdansk?", ["Trump a proposé une trêve à Gdansk."])
+    0.5
+    """
+    terms = set(key_terms(question))
+    if not terms:
+        return 0.0
+    have = {fold(w.lower()) for p in passages for w in re.findall(r"\w+\+*", p)}
+    return sum(not _close(t.rstrip("+"), have) for t in terms) / len(terms)
+
+
+# Answerability: a logistic score of the best sentence cosine, the model's P(yes) and the share of
+# the question's names missing from the passages, one fit for questions in the passages' language
+# and one across languages. Fit on half A of one logged PIAF dev run (60 French questions and their
+# English translations, each with and without its document): `python -m bench.replay --fit`.
+# Cosines span a narrow range (~0.75-0.92), hence the large weight on them.
+ANSWERABILITY = {
+    "same": (-69.515, 73.279, 8.952, -1.826),
+    "cross": (-55.494, 63.439, 6.434, -0.904),
+}
+
+
+def answerability(best_dense: float, p_yes: float, missing: float, cross: bool) -> float:
+    """Probability-like score that the passages answer the question (coefficients: ANSWERABILITY)."""
+    import math
+
+    b, w_dense, w_yes, w_missing = ANSWERABILITY["cross" if cross else "same"]
+    z = b + w_dense * best_dense + w_yes * p_yes + w_missing * missing
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def key_terms(text: str) -> list[str]:
@@ -201,6 +239,28 @@ def question_terms_held(question: str, sentence: str) -> int:
     return sum(_close(t.rstrip("+"), have) for t in set(key_terms(question)))
 
 
+def answer_support(answer: str, sentence: str, question: str) -> float:
+    """Weighted share of the answer's own words (those not in the question) that the sentence holds
+    (names and numbers count double); 0.0 when the answer adds no word of its own.
+
+    >>> answer_support("Elle a été signée à Rome en 1957.", "Le traité fut signé en 1957 à Rome.",
+    ...                "Où le traité a-t-il été signé ?")
+    1.0
+    """
+    asked = set(analyze(question))
+    have = set(analyze(sentence))
+    names = set(key_terms(answer))
+    total = held = 0.0
+    for tok in dict.fromkeys(content_tokens(_LEFTOVER_MARKERS.sub(" ", answer))):
+        stems = _terms(tok)
+        if any(x in asked for x in stems):
+            continue
+        weight = 2.0 if tok in names else 1.0
+        total += weight
+        held += weight if any(x in have for x in stems) else 0.0
+    return held / total if total else 0.0
+
+
 def adds_nothing(answer: str, question: str) -> bool:
     """True when the answer only restates the question (an echo), so it cannot answer it."""
     asked = set(analyze(question))
@@ -231,6 +291,46 @@ def asks_for_number(question: str) -> bool:
     (True, False)
     """
     return bool(_ASKS_NUMBER.search(question))
+
+
+_COUNTED = re.compile(
+    r"\b(?:combien\s+(?:de|d['’])\s*|how\s+many\s+|how\s+much\s+|"
+    r"(?:le|la|the)\s+(?:nombre|taux|montant|pourcentage|part|prix|coût|budget|"
+    r"number|rate|amount|percentage|share|price|cost|budget)\s+(?:de|des|du|d['’]|of)\s*)"
+    r"(?:(?:les|la|le|l['’]|the)\s*)?([^\W\d_]{3,})",
+    re.I,
+)
+
+
+def counted_thing(question: str) -> str | None:
+    """What a "how many" question counts ("drones" in "Combien de drones ..."), or None.
+
+    >>> counted_thing("Combien de drones la Russie a-t-elle lancés ?"), counted_thing("How many troops?")
+    ('drones', 'troops')
+    >>> counted_thing("Quel est le taux de chômage en Pologne ?")
+    'chômage'
+    >>> counted_thing("Qui a proposé la trêve ?") is None
+    True
+    """
+    m = _COUNTED.search(question)
+    thing = m.group(1).lower() if m else None
+    # units of time and repetition are written as the number's unit ("pendant 12 ans", "trois fois")
+    return None if thing is None or fold(thing) in _stopwords() or fold(thing) in _NOT_COUNTED else thing
+
+
+_NOT_COUNTED = frozenset(
+    "fois times temps time ans annees mois jours heures semaines siecles minutes years months days hours weeks "
+    "centuries".split()
+)
+
+
+def mentions(text: str, word: str) -> bool:
+    """Does `text` hold `word` (by stem, accents folded)?
+
+    >>> mentions("Trois drones abattus.", "drone"), mentions("Trois missiles.", "drones")
+    (True, False)
+    """
+    return any(t in set(analyze(text)) for t in _terms(word))
 
 
 def has_number(text: str) -> bool:

@@ -107,14 +107,9 @@ def test_same_question_same_answer_whatever_was_asked_before(assistant):
     [
         "Combien de chars la France a-t-elle livrés à l'Ukraine ?",  # a number the briefings do not give
         "What is the unemployment rate in Spain?",  # off-topic statistics
-        # Known failure kind: an off-topic statistic answered with another figure of a retrieved passage
-        # (Poland's defence budget for its inflation rate); the number is real, so verification passes.
-        pytest.param(
-            "Quel est le taux d'inflation en Pologne ?",
-            marks=pytest.mark.xfail(
-                reason="off-topic statistic answered with another figure of the same country", strict=False
-            ),
-        ),
+        # An off-topic statistic the model answered with another figure of a retrieved passage (Poland's
+        # defence budget for its inflation rate): the cited sentence must name what is measured.
+        "Quel est le taux d'inflation en Pologne ?",
     ],
 )
 def test_questions_the_briefings_do_not_answer_are_not_found(assistant, question):
@@ -186,3 +181,40 @@ def test_instructions_inside_documents_are_not_obeyed(base_settings, embedder, l
 def test_questions_without_words_are_clear_errors(question):
     with pytest.raises(InvalidQuestion, match="empty"):
         clean_question(question, 2000)
+
+
+def test_the_citation_is_the_sentence_the_answer_was_copied_from():
+    # The model named sentence 1 but copied its answer from sentence 2: the answer's own words decide.
+    from rag.answering import verify_answer
+    from rag.prompting import Sentence
+    from rag.schema import Hit
+
+    text = "La pêche fait vivre le port depuis le Moyen Âge. Le tourisme balnéaire domine depuis les années 1960."
+    hit = Hit("port.txt", 0, len(text), text, 1.0)
+    sentences = [Sentence(1, 0, 0, 48, text[:48]), Sentence(2, 0, 49, len(text), text[49:])]
+    question = "Quelle activité domine aujourd'hui l'économie du port ?"
+    base = dict(question=question, language="fr", query=question, hits=[hit])
+    a = verify_answer("Le tourisme balnéaire domine.", [sentences[0]], sentences, question, base, {})
+    assert a.found and (a.citations[0].quote_start, a.citations[0].quote_end) == (49, len(text))
+    assert a.trace["evidence_from"] == "answer words"
+    kept = verify_answer("La pêche fait vivre le port.", [sentences[0]], sentences, question, base, {})
+    assert kept.citations[0].quote_start == 0 and "evidence_from" not in kept.trace
+
+
+def test_a_how_many_answer_must_count_what_was_asked():
+    # The briefing gives a number of drones, not of soldiers: "how many soldiers" is not found.
+    from rag.answering import verify_answer
+    from rag.prompting import Sentence
+    from rag.schema import Hit
+
+    text = "La Russie a lancé 273 drones dans la nuit. Kyiv a mobilisé ses défenses aériennes."
+    hit = Hit("nuit.txt", 0, len(text), text, 1.0)
+    sentences = [Sentence(1, 0, 0, 42, text[:42]), Sentence(2, 0, 43, len(text), text[43:])]
+
+    def check(question, raw):
+        base = dict(question=question, language="fr", query=question, hits=[hit])
+        return verify_answer(raw, [sentences[0]], sentences, question, base, {})
+
+    assert check("Combien de drones la Russie a-t-elle lancés ?", "La Russie a lancé 273 drones.").found
+    refused = check("Combien de soldats la Russie a-t-elle engagés ?", "La Russie a engagé 273 soldats.")
+    assert not refused.found and refused.trace["refused_by"] == "verification"

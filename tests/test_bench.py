@@ -142,7 +142,9 @@ def test_replay_reruns_the_checks_on_a_logged_answer(tmp_path, monkeypatch):
     a = replay(row, Settings())
     assert a.found and a.citations[0].quote_start == 0  # the year is only in sentence 1: cited there
     assert "1957" in a.text
-    assert not replay(row, Settings(min_answerable=0.9)).found  # the bar replayed: "not found"
+    assert not replay(row, Settings(min_answerable=0.99)).found  # the bar replayed: "not found"
+    doubtful = {**row, "trace": {**row["trace"], "p_yes": 0.05}}
+    assert not replay(doubtful, Settings()).found  # the model doubts: the answerability score refuses
     wrong = {**row, "raw": "Il fut signé en 1962."}
     assert not replay(wrong, Settings()).found  # a year no shown sentence gives
     assert replay({**row, "trace": {}}, Settings()) is None  # never reached the LLM: not replayable

@@ -117,3 +117,26 @@ def test_question_terms_held_counts_the_questions_names_and_numbers():
     assert question_terms_held(q, "Un cessez-le-feu de 30 jours proposé par Trump.") == 1
     assert question_terms_held(q, "À Istanbul, un cessez-le-feu de 30 jours.") == 2
     assert question_terms_held("who proposed the 30-day truce?", "une trêve de 30 jours") == 1
+
+
+def test_answer_support_reads_the_answers_own_words_in_a_sentence():
+    from rag.grounding import answer_support
+
+    question = "Qui a proposé la trêve de 30 jours ?"
+    assert answer_support("Donald Trump a proposé la trêve.", TRUCE, question) == 1.0
+    assert answer_support("Donald Trump a proposé la trêve.", WEIMAR, question) == 0.0
+    # only the answer's own words count: the question's words are in every candidate sentence
+    assert answer_support("La trêve de 30 jours.", TRUCE, question) == 0.0
+    half = answer_support("Les alliés européens et la Pologne.", TRUCE, question)
+    assert 0.0 < half < 1.0
+
+
+def test_answerability_rises_with_the_models_yes_and_the_cosine_and_falls_with_missing_names():
+    from rag.grounding import answerability
+
+    for cross in (False, True):
+        base = answerability(0.86, 0.9, 0.0, cross)
+        assert answerability(0.86, 0.3, 0.0, cross) < base
+        assert answerability(0.80, 0.9, 0.0, cross) < base
+        assert answerability(0.86, 0.9, 1.0, cross) < base
+        assert 0.0 < answerability(0.70, 0.1, 1.0, cross) < 0.05 < 0.95 < answerability(0.92, 0.99, 0.0, cross)
