@@ -366,11 +366,28 @@ def test_browser_streams_answer_and_shows_highlighted_source(server):
             page.goto(server)
             page.wait_for_selector("#question textarea")
             page.fill("#question textarea", "Qui a proposé la trêve de 30 jours ?")
+            # Enter -> first passage card (retrieval, < 1 s of work) -> first answer text -> cited sources.
+            # A short answer ("Donald Trump") streams in a fraction of a second: the page itself records
+            # the first answer text it renders (a MutationObserver), so polling cannot miss it.
+            bot = "() => [...document.querySelectorAll('#chat [data-testid=\"bot\"]')].map(e => e.innerText).join(' ')"
+            waiting = ["Rédaction de la réponse", "Lecture des passages", "Writing the answer", "Reading the passages"]
+            page.evaluate(
+                """(waiting) => {
+                    window.__first = null;
+                    const bot = () => [...document.querySelectorAll('#chat [data-testid="bot"]')]
+                        .map(e => e.innerText).join(' ').trim();
+                    new MutationObserver(() => {
+                        const text = bot();
+                        if (window.__first === null && text && !waiting.some(w => text.includes(w))) {
+                            window.__first = {text: text, at: performance.now()};
+                        }
+                    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+                }""",
+                waiting,
+            )
+            asked_ms = page.evaluate("() => performance.now()")
             asked = time.perf_counter()
             page.keyboard.press("Enter")
-            # Enter -> first passage card (retrieval, < 1 s of work) -> first answer text -> cited sources.
-            bot = "() => [...document.querySelectorAll('#chat [data-testid=\"bot\"]')].map(e => e.innerText).join(' ')"
-            waiting = ("Rédaction de la réponse", "Lecture des passages", "Writing the answer", "Reading the passages")
             first_card = first_text = None
             partial = ""
             deadline = time.perf_counter() + 180
@@ -378,10 +395,10 @@ def test_browser_streams_answer_and_shows_highlighted_source(server):
                 if first_card is None and page.locator("#sources .src").count():
                     first_card = time.perf_counter() - asked
                     page.screenshot(path=str(ARTIFACTS / "chat-sources-first.png"))
-                text = page.evaluate(bot).strip()
-                if first_text is None and text and not any(w in text for w in waiting):
-                    first_text, partial = time.perf_counter() - asked, text
                 time.sleep(0.1)
+            first = page.evaluate("() => window.__first")
+            if first is not None:
+                first_text, partial = (first["at"] - asked_ms) / 1000, first["text"]
             page.wait_for_selector("#sources .src:not(.pending)", timeout=5_000)
             final = page.evaluate(bot)
             done = time.perf_counter() - asked
