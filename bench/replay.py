@@ -93,18 +93,18 @@ def replay(row: dict, settings):
     if not gate.found:
         return refused("gate")
     cross = 2 * sum(same_language(q, h.text) for h in hits) < len(hits)
-    score = answerability(*answerability_features(row), cross)
+    score = answerability(*answerability_features(row, hits), cross)
     if score < (settings.min_answerable_cross if cross else settings.min_answerable):
         return refused("answerability")
     evidence = [sentences[n - 1] for n in trace.get("evidence", []) if 1 <= n <= len(sentences)]
     return verify_answer(row.get("raw") or "", evidence, sentences, q, base, trace)
 
 
-def answerability_features(row: dict) -> tuple[float, float, float]:
+def answerability_features(row: dict, hits: list | None = None) -> tuple[float, float, float]:
     """(best cosine, P(yes), share of the question's names missing) of a logged question."""
     from rag.grounding import missing_share, searchable_text_of
 
-    hits = hits_of(row)
+    hits = hits_of(row) if hits is None else hits
     best = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
     return best, row["trace"]["p_yes"], missing_share(row["question"], [searchable_text_of(h) for h in hits])
 

@@ -333,7 +333,8 @@ def mentions(text: str, word: str) -> bool:
     >>> mentions("Trois drones abattus.", "drone"), mentions("Trois missiles.", "drones")
     (True, False)
     """
-    return any(t in set(analyze(text)) for t in _terms(word))
+    terms = set(analyze(text))
+    return any(t in terms for t in _terms(word))
 
 
 def has_number(text: str) -> bool:
