@@ -597,8 +597,8 @@ class ServerLLM:
         return f"HTTP {r.status_code}: {message}"
 
     def _send(self, server: Server, path: str, body: dict, root: bool = False, stream: bool = False) -> httpx.Response:
-        """POST `body` (with the server's model) to one server; once more when the server had closed the
-        kept-alive connection before answering (as llama-cpp-python does after a failed stream)."""
+        """POST `body` (with the server's model) to one server; once more when the server had closed or
+        reset the kept-alive connection before answering (as llama-cpp-python does after a failed stream)."""
         if not server.probed:  # it was down when we connected: learn its model name now
             self._probe(server)
         request = self.client.build_request(
@@ -609,7 +609,7 @@ class ServerLLM:
         auth = server.auth or httpx.USE_CLIENT_DEFAULT
         try:
             return self.client.send(request, stream=stream, auth=auth)
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError):  # nothing was answered: sending again is safe
             return self.client.send(request, stream=stream, auth=auth)
 
     def _stream(self, body: dict, empty_ok: bool = False) -> Generator[Chunk, None, None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -334,6 +335,23 @@ def test_llama_cpp_python_without_logits_all_degrades(fakes):
     llm = connect(fakes(no_logits).url)
     assert llm.probabilities("Answerable:", [" yes", " no"]) == [1.0, 0.0]
     assert "logits_all" in llm.limitations[0]
+
+
+def test_a_kept_alive_connection_reset_after_a_failed_stream_is_retried_once(fakes):
+    def reset_then_refuse(fake, h, path, body):  # seen in CI: the request after the empty stream was reset
+        if body["stream"]:
+            h.sse([], end="none")
+        elif len(fake.completions()) == 2:
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.close_connection = True
+            h.connection.close()  # linger 0: a TCP reset, as "Connection reset by peer"
+        else:
+            h.json(500, {"error": {"message": "logprobs is not supported for models created with logits_all=False"}})
+
+    fake = fakes(reset_then_refuse)
+    llm = connect(fake.url)
+    assert llm.probabilities("Answerable:", [" yes", " no"]) == [1.0, 0.0]
+    assert len(fake.completions()) == 3 and "logits_all" in llm.limitations[0]
 
 
 def test_tokens_are_counted_by_the_server_when_it_can(fakes):
