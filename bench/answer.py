@@ -52,9 +52,13 @@ class Spy:
 
 def reset(assistant, warm: bool = True) -> None:
     assistant.llm.llama.reset()  # forget the cached prompt ...
-    assistant.llm._head, assistant.llm._snapshots = [], {}
+    assistant.llm._head = []
     if warm:
-        assistant.warm_up()  # ... and cache only the system prompt, as a started server does
+        # ... and cache only the system prompt, as a started server does: restored from the heads'
+        # snapshots when they were made before (the same KV state, without recomputing it)
+        assistant.warm_up()
+    else:
+        assistant.llm._snapshots = {}  # a fresh process: nothing cached at all
 
 
 def bare(assistant, messages) -> tuple[float, int]:

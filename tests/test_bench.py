@@ -15,8 +15,8 @@ import pytest
 from conftest import ROOT, SAMPLES
 
 
-def run_bench(module: str, *args: str, out) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+def run_bench(module: str, *args: str, out, **env_extra: str) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", **env_extra)
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)],
         cwd=ROOT,
@@ -67,9 +67,11 @@ def test_grow_keeps_real_data_first_and_normalises():
 
 @pytest.mark.slow
 def test_answer_bench_on_the_example_questions(tmp_path):
-    # One example question: the bench's code paths, not its figures. Its serving-process part (a web chat
-    # server with its own LLM) is left out for CI time: the UI tests start that server and ask it questions.
-    r = run_bench("answer", "--piaf", "0", "--examples", "1", "--no-server", out=tmp_path)
+    # One example question over two passages: the bench's code paths, not its figures. Its serving-process
+    # part (a web chat server with its own LLM) is left out for CI time: the UI tests start that server.
+    r = run_bench(
+        "answer", "--piaf", "0", "--examples", "1", "--no-server", out=tmp_path, RAG_TOP_K="2", RAG_PROMPT_CHARS="900"
+    )
     rows = r["answers"]["questions"]
     assert len(rows) == 1 and all(x["found"] and x["prompt_tokens"] > 50 for x in rows)
     assert all(x["ttft_s"] > 0 and x["bare_ttft_s"] > 0 for x in rows)

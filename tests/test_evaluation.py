@@ -221,14 +221,14 @@ def test_run_eval_on_a_tiny_piaf_sample(tmp_path, base_settings):
     subset = tmp_path / "dev.jsonl"
     subset.write_text("".join(json.dumps(x.__dict__, ensure_ascii=False) + "\n" for x in questions if x.doc in docs))
     results = run_eval(
-        corpus, subset, tmp_path / "work", settings=base_settings, answers=2, seed=0, cross=0, briefings=None
+        corpus, subset, tmp_path / "work", settings=base_settings, answers=1, seed=0, cross=0, briefings=None
     )
     for mode in ("dense", "bm25", "hybrid"):
         r = results["retrieval"][mode]
         assert 0 < r["recall@1"] <= r["recall@5"] <= r["recall@10"] <= 1
-    assert results["answers"]["questions"] == 2 and 0 <= results["answers"]["correct"] <= 1
-    assert results["oracle"]["questions"] == 2
+    assert results["answers"]["questions"] == 1 and 0 <= results["answers"]["correct"] <= 1
+    assert results["oracle"]["questions"] == 1
     assert 0 <= results["refusal"]["not_found_without_gold"] <= 1
     table = as_markdown(results)
     assert "| hybrid |" in table and "| oracle |" in table and "refusal" in table
-    assert sum(results["answers"]["loss"].values()) == 2 and "where answers are lost" in table
+    assert sum(results["answers"]["loss"].values()) == 1 and "where answers are lost" in table

@@ -242,7 +242,10 @@ def test_load_twenty_concurrent_clients_all_answered(sample_settings):
 @pytest.fixture(scope="module")
 def server(sample_settings):
     port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    # Two passages keep the prompts short (CI time on 2 cores): the served chat is under test here;
+    # answers at the default settings are tested in-process (tests/test_answering.py).
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", RAG_TOP_K="2")
+    env["RAG_PROMPT_CHARS"] = "900"
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.app", "--index", sample_settings.index_dir, "--port", str(port)],
@@ -430,7 +433,8 @@ def test_rebuild_from_the_page_while_the_chat_keeps_answering(tmp_path, base_set
 
     folder = tmp_path / "briefings"
     shutil.copytree(SAMPLES, folder)
-    settings = base_settings.replace(index_dir=str(tmp_path / "index"))
+    # two passages keep the prompt short (CI time): the rebuild beside the chat is under test
+    settings = base_settings.replace(index_dir=str(tmp_path / "index"), top_k=2, prompt_chars=900)
     build_index(folder, settings=settings, embedder=embedder)
     service = ChatService(settings)
     service._embedder, service._llm = embedder, llm  # reuse the session's loaded models

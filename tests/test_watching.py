@@ -238,7 +238,8 @@ def test_watched_folder_while_the_chat_answers(tmp_path, base_settings, embedder
 
     folder = tmp_path / "briefings"
     shutil.copytree(SAMPLES, folder)
-    settings = base_settings.replace(index_dir=str(tmp_path / "index"))
+    # two passages keep the prompts short (CI time): the sync beside the chat is under test
+    settings = base_settings.replace(index_dir=str(tmp_path / "index"), top_k=2, prompt_chars=900)
     build_index(folder, settings=settings, embedder=embedder)
     service = ChatService(settings)
     service._embedder, service._llm = embedder, llm  # reuse the session's loaded models
