@@ -150,7 +150,7 @@ class Assistant:
         self.retriever.embedder.queries(["warm up"])
         parse_period("warm up")  # dateparser loads its languages (~1 s) on first use
         for language in ("en", "fr"):  # one cached head per question language
-            with self.llm.session(build_messages("warm up", [], [], language)) as session:
+            with self.llm.session(warm_up_messages(language)) as session:
                 session.probabilities([" yes", " no"])
 
     def answer(self, question: str, k: int | None = None, history=None, filters: Filters | None = None) -> Answer:
@@ -318,6 +318,17 @@ class Assistant:
         out = self.llm.complete(messages, max_tokens=60).strip().splitlines()
         rewritten = out[0].strip().strip('"') if out else ""
         return rewritten if re.search(r"\w", rewritten) and len(rewritten) < 400 else question
+
+
+def warm_up_messages(language: str) -> list[dict]:
+    """A question's messages with one passage, so the cached head is the one real prompts share.
+
+    The head ends where the last message's text begins, and the tokens there depend on how that
+    text starts: every real prompt starts with "Passage 1", so must the warm-up's (a warm-up
+    without passages cached a head one token short, and the first question recomputed it).
+    """
+    hit = Hit(doc="warm-up", start=0, end=9, text="Warm up.", score=0.0)
+    return build_messages("warm up", [hit], [Sentence(1, 0, 0, 9, "Warm up.")], language)
 
 
 def verify_answer(

@@ -102,6 +102,24 @@ def test_same_question_same_answer_whatever_was_asked_before(assistant):
     )
 
 
+def test_the_warm_up_caches_the_head_every_question_shares(assistant):
+    """The first question after start reuses the warmed system prompt instead of recomputing it
+    (a warm-up without passages cached a head one token short: ~7 s more on the first answer)."""
+    from rag.answering import warm_up_messages
+    from rag.prompting import Sentence, build_messages
+
+    llm = assistant.llm
+    for question, language in (
+        ("Qui a proposé la trêve de 30 jours ?", "fr"),
+        ("who proposed the 30-day truce?", "en"),
+    ):
+        hits = assistant.retriever.search(question, k=2)
+        shown = [Sentence(1, 0, hits[0].start, hits[0].end, hits[0].text)]
+        messages, warm = build_messages(question, hits, shown, language), warm_up_messages(language)
+        head = llm.tokens(llm.format(messages))[: llm.fixed_length(messages)]
+        assert llm.tokens(llm.format(warm))[: llm.fixed_length(warm)] == head, language
+
+
 @pytest.mark.parametrize(
     "question",
     [
