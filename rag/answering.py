@@ -365,12 +365,16 @@ def verify_answer(
             return refuse("verification")
         text, trace["fallback"] = quote(evidence[0].text, language), "number"
     same = same_language(text, evidence[0].text)
+
+    def supports(x: Sentence) -> bool:  # the sentence holds all the answer's numbers and names
+        return not any(unsupported(text, x.text, query, same))
+
     numbers, names = unsupported(text, " ".join(x.text for x in evidence), query, same)
+    supported = [x for x in sentences if supports(x)]
     if numbers or names:
         # The model may have named the wrong sentence: another shown sentence may hold them all.
-        better = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
-        if better:
-            evidence, trace["evidence_from"] = [max(better, key=cite_key)], "verification"
+        if supported:
+            evidence, trace["evidence_from"] = [max(supported, key=cite_key)], "verification"
         elif numbers:
             return refuse("verification")  # a number the briefings do not give
         else:
@@ -380,20 +384,15 @@ def verify_answer(
         # (a ceasefire, not the 30-day one), or the one next to the sentence it copied from: of
         # the sentences that support the answer, cite the one that holds most of the question's
         # names and numbers, then most of the answer's own words; the model's choice wins ties.
-        supported = [x for x in sentences if not any(unsupported(text, x.text, query, same))]
         closest = max(supported, key=cite_key, default=evidence[0])
-        if cite_key(closest) > cite_key(evidence[0]):
-            by_terms = cite_key(closest)[0] > cite_key(evidence[0])[0]
-            evidence, trace["evidence_from"] = [closest], "question terms" if by_terms else "answer words"
+        new, old = cite_key(closest), cite_key(evidence[0])
+        if new > old:
+            evidence, trace["evidence_from"] = [closest], "question terms" if new[0] > old[0] else "answer words"
     thing = counted_thing(query) if asks_for_number(query) else None
     if thing and same_language(query, evidence[0].text) and not mentions(evidence[0].text, thing):
         # "How many soldiers?" answered from a sentence that counts something else: cite a shown
         # sentence that counts it, else the briefings do not give that figure.
-        counting = [
-            x
-            for x in sentences
-            if mentions(x.text, thing) and has_number(x.text) and not any(unsupported(text, x.text, query, same))
-        ]
+        counting = [x for x in sentences if mentions(x.text, thing) and has_number(x.text) and supports(x)]
         if not counting:
             return refuse("verification")
         evidence, trace["evidence_from"] = [max(counting, key=cite_key)], "counted thing"

@@ -80,10 +80,7 @@ def missing_share(question: str, passages: list[str]) -> float:
     0.5
     """
     terms = set(key_terms(question))
-    if not terms:
-        return 0.0
-    have = {fold(w.lower()) for p in passages for w in re.findall(r"\w+\+*", p)}
-    return sum(not _close(t.rstrip("+"), have) for t in terms) / len(terms)
+    return 1 - question_terms_held(question, "\n".join(passages)) / len(terms) if terms else 0.0
 
 
 # Answerability: a logistic score of the best sentence cosine, the model's P(yes) and the share of
