@@ -184,20 +184,40 @@ class Session:
 
     def __init__(self, llm: LLM):
         self.llm = llm
+        self._pending: np.ndarray | None = None  # next-token logits restored after a branch was read
+
+    def _logits(self) -> np.ndarray:
+        return self._pending if self._pending is not None else self.llm.logits()
+
+    def _eval(self, tokens: list[int]) -> None:
+        self._pending = None
+        self.llm.llama.eval(tokens)
 
     def feed(self, text: str) -> None:
         """Append text to the reply as if the model had written it."""
         tokens = self.llm.tokens(text, special=False)
         if tokens:
-            self.llm.llama.eval(tokens)
+            self._eval(tokens)
 
     def probabilities(self, choices: list[str]) -> list[float]:
         """Probability of each choice's first token as the next token, normalised over the choices."""
-        logits = self.llm.logits()
-        firsts = [self.llm.tokens(c, special=False)[0] for c in choices]
-        x = logits[firsts].astype(np.float64)
-        e = np.exp(x - x.max())
-        return list(e / e.sum())
+        return _normalised(self._logits(), [self.llm.tokens(c, special=False)[0] for c in choices])
+
+    def branch_probabilities(self, prefix: str, choices: list[str]) -> list[float]:
+        """`probabilities(choices)` as if `prefix` had been fed; the session is left as it was.
+
+        The prefix is evaluated, read, then taken back (llama.cpp drops the cache past `n_tokens`).
+        """
+        if not prefix:
+            return self.probabilities(choices)
+        ll, kept = self.llm.llama, self._logits()
+        n = ll.n_tokens
+        self._eval(self.llm.tokens(prefix, special=False))
+        try:
+            return self.probabilities(choices)
+        finally:
+            ll.n_tokens = n
+            self._pending = kept
 
     def generate(self, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
         """Greedy continuation, yielded as text deltas, until an end token, a stop string or max_tokens."""
@@ -205,7 +225,7 @@ class Session:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         text = ""
         for _ in range(max_tokens):
-            token = int(np.argmax(self.llm.logits()))
+            token = int(np.argmax(self._logits()))
             if self.llm.is_end(token):
                 break
             piece = decoder.decode(ll.detokenize([token], special=False))
@@ -217,7 +237,13 @@ class Session:
                 if cut > len(text):
                     yield (text + piece)[len(text) : cut]
                 return
-            ll.eval([token])
+            self._eval([token])
             text += piece
             if piece:
                 yield piece
+
+
+def _normalised(logits: np.ndarray, tokens: list[int]) -> list[float]:
+    x = logits[tokens].astype(np.float64)
+    e = np.exp(x - x.max())
+    return list(e / e.sum())

@@ -693,6 +693,16 @@ class ServerSession:
         """Probability of each choice's first token as the next token, normalised over the choices."""
         return self.llm.probabilities(self.text, choices)
 
+    def branch_probabilities(self, prefix: str, choices: list[str]) -> list[float]:
+        """`probabilities(choices)` as if `prefix` had been fed; the session is left as it was.
+
+        Without logprobs nothing is known: all choices are equally likely (the caller's other
+        evidence decides), not the first one as for "Answerable: yes".
+        """
+        if self.llm.supports_logprobs is False:
+            return [1.0 / len(choices)] * len(choices)
+        return self.llm.probabilities(self.text + prefix, choices)
+
     def generate(self, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
         """Greedy continuation, yielded as text deltas; the text becomes part of the session."""
         for delta in self.llm.generate(self.text, max_tokens, stop):

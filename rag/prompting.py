@@ -176,6 +176,7 @@ class Sentence:
     start: int
     end: int
     text: str
+    score: float = 0.0  # the sentence's cosine to the question
 
 
 def detect_language(text: str) -> str:
@@ -245,7 +246,7 @@ def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget
             used += len(c[4])
         candidates = picked
     candidates.sort(key=lambda c: (c[1], c[2]))
-    return [Sentence(n, i, s, e, text) for n, (_, i, s, e, text) in enumerate(candidates, 1)]
+    return [Sentence(n, i, s, e, text, x) for n, (x, i, s, e, text) in enumerate(candidates, 1)]
 
 
 def build_messages(question: str, hits: list[Hit], sentences: list[Sentence], language: str) -> list[dict]:

@@ -109,6 +109,14 @@ class Settings:
     min_answerable: float = 0.30
     min_answerable_cross: float = 0.25
 
+    # Which numbered sentence the answer is copied from (rag/answering.py `choose_evidence`): the
+    # model's log-probability of naming it plus this weight times the sentence's cosine to the
+    # question; 0 = the model's own choice. 80 was the best weight on half 1 of one logged PIAF dev
+    # run (gold sentence chosen for 15 -> 24 of 30 French questions there) but did not win where it
+    # was not chosen: on half 2 and 30 held-out questions, French answers lost 2 of 60 correct and
+    # citation precision fell (bench/README.md). Kept at 0 until a wider set says otherwise.
+    evidence_cosine_weight: float = 0.0
+
     # --- generation ----------------------------------------------------------
     # Sentences shown to the LLM: the closest to the question among the top_k passages, up to
     # this many characters (0 = whole passages). 2,200 holds the gold sentence for 92 % of PIAF dev

@@ -32,6 +32,9 @@ def assert_truce_answer(a, language):
     assert "[1]" in a.text and not has_meta_talk(a.text)
     # the highlighted sentence is the one that states who proposed the truce
     assert all("Trump" in q and ("30" in q or "trêve" in q) for q in quoted(a)), quoted(a)
+    # the model's probability of naming each shown sentence, read digit by digit, sums to one
+    named = a.trace["evidence_p"]
+    assert len(named) == len(a.trace["shown"]) and sum(named) == pytest.approx(1, abs=0.01)
 
 
 def test_english_question_gets_english_answer_citing_trump(assistant):

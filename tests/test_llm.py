@@ -52,3 +52,22 @@ def test_prompt_too_long_for_the_context_is_a_clear_error(llm):
     with pytest.raises(ValueError, match="does not fit"):
         with llm.session(long):
             pass
+
+
+def test_a_branch_is_read_then_taken_back(llm):
+    """Reading the probabilities after a prefix leaves the session as if it had not been read."""
+    numbers = [{"role": "user", "content": "Count from 1 to 20, separated by commas."}]
+    with llm.session(numbers) as s:
+        s.feed("1, 2, 3, 4, 5, 6, 7, 8, 9, 1")
+        after_one = s.branch_probabilities("", ["0", "]"])
+    with llm.session(numbers) as s:
+        s.feed("1, 2, 3, 4, 5, 6, 7, 8, 9,")
+        plain = s.probabilities([" 1", " 5"])
+        branched = s.branch_probabilities(" 1", ["0", "]"])
+        again = s.probabilities([" 1", " 5"])
+        text = "".join(s.generate(6, stop=["\n"]))
+    with llm.session(numbers) as s:
+        s.feed("1, 2, 3, 4, 5, 6, 7, 8, 9,")
+        untouched = "".join(s.generate(6, stop=["\n"]))
+    assert branched == pytest.approx(after_one, abs=0.01) and branched[0] > 0.9  # "10" after "9,"
+    assert again == plain and text == untouched and text.startswith(" 10")
