@@ -278,14 +278,13 @@ class Assistant:
                 yield from _refused("answerability", base, trace, timings, t0)
                 return
             session.feed(" yes\n" + EVIDENCE)
-            # The model's probability of naming each sentence, weighed with the sentence's cosine:
-            # a 1.5B model reading 12 sentences often names a neighbour of the one that answers.
+            # The model's probability of naming each sentence, read rather than generated, so that it
+            # can be weighed with the sentence's cosine (settings: evidence_cosine_weight).
             named = number_probabilities(session, len(sentences))
-            pick = choose_evidence(named, [x.score for x in sentences], s.evidence_cosine_weight)
-            picked = [pick]
+            picked = [choose_evidence(named, [x.score for x in sentences], s.evidence_cosine_weight)] if named else []
             trace["evidence_p"] = [round(p, 4) for p in named]
             # The chosen sentence is written out after its number, so the answer is copied from right above.
-            session.feed(f"{pick}] {sentences[pick - 1].text}\n" + ANSWER[language])
+            session.feed(("".join(f"{n}] {sentences[n - 1].text}" for n in picked) or "]") + "\n" + ANSWER[language])
             for delta in session.generate(s.max_tokens, stop=["\n"]):
                 if "first_token" not in timings:
                     timings["first_token"] = time.perf_counter() - t0
@@ -338,6 +337,8 @@ def number_probabilities(session, count: int, close: str = "]") -> list[float]:
     >>> [round(p, 3) for p in number_probabilities(Uniform(), 11)][:2]  # "1]", "10]", "11]" share the "1"
     [0.037, 0.111]
     """
+    if count <= 0:
+        return []
     texts = [f"{k}{close}" for k in range(1, count + 1)]
     probs = [1.0] * count
 
