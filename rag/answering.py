@@ -15,6 +15,7 @@ against that sentence (rag/grounding.py).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -367,8 +368,6 @@ def choose_evidence(named: Sequence[float], cosines: Sequence[float], weight: fl
     >>> choose_evidence([0.6, 0.4], [0.80, 0.86], 10.0)
     2
     """
-    import math
-
     scores = [math.log(max(p, 1e-9)) + weight * c for p, c in zip(named, cosines)]
     return max(range(len(scores)), key=lambda i: (scores[i], -i)) + 1
 
