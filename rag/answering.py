@@ -250,7 +250,7 @@ class Assistant:
         language = base["language"]
         trace = dict(trace or {})
         shown_question = q if query == q else f"{q} ({query})"
-        sentences = select_sentences(qvec, hits, self.retriever.embedder.passages, s.prompt_chars)
+        sentences = select_sentences(qvec, hits, self.retriever.embedder.passages, s.prompt_chars, s.max_sentences)
         messages = build_messages(shown_question, hits, sentences, language)
         while self.llm.count_tokens(self.llm.format(messages)) + s.max_tokens + 32 > s.n_ctx and len(hits) > 1:
             hits = hits[:-1]  # too many passages for the context: drop the last

@@ -103,7 +103,7 @@ def overlaps(doc: str, start: int, end: int, q: Question) -> bool:
 class RetrievalEvaluator:
     """recall@k, MRR@10, recall within a character budget, and "shown": the share of questions
     whose gold span is in the sentences the LLM is shown (the retriever's top_k passages, then
-    `select_sentences` within its settings' prompt_chars)."""
+    `select_sentences` within its settings' prompt_chars and max_sentences)."""
 
     def __init__(self, questions: list[Question], ks=(1, 5, 10), budget_chars: int = 3000, progress=None):
         self.questions = questions
@@ -118,12 +118,12 @@ class RetrievalEvaluator:
         from .prompting import select_sentences
 
         depth = max(max(self.ks), 10, 50)
-        top_k, chars = retriever.settings.top_k, retriever.settings.prompt_chars
+        top_k, chars, cap = retriever.settings.top_k, retriever.settings.prompt_chars, retriever.settings.max_sentences
         self.records = []
         for i, (q, vec) in enumerate(zip(self.questions, self._vectors)):
             hits = retriever.search(q.question, k=depth, mode=mode, query_vector=vec)
             rel = [overlaps(h.doc, h.start, h.end, q) for h in hits]
-            sentences = select_sentences(vec, hits[:top_k], lambda t: retriever.embedder.passages(t), chars)
+            sentences = select_sentences(vec, hits[:top_k], lambda t: retriever.embedder.passages(t), chars, cap)
             first = next((r for r, ok in enumerate(rel[:10]) if ok), None)
             self.records.append(
                 {
@@ -581,6 +581,7 @@ def run_eval(
                 "min_dense_score_cross",
                 "min_keyword_coverage",
                 "prompt_chars",
+                "max_sentences",
                 "min_answerable",
                 "min_answerable_cross",
             )

@@ -217,8 +217,11 @@ def scored_sentences(hit: Hit, question_vector: np.ndarray, embed) -> list[tuple
     return [(hit.start + s, hit.start + e, float(x)) for (s, e), x in zip(spans, vectors @ question_vector)]
 
 
-def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget_chars: int) -> list[Sentence]:
-    """The sentences of the passages closest to the question, up to `budget_chars`, in reading order.
+def select_sentences(
+    question_vector: np.ndarray, hits: list[Hit], embed, budget_chars: int, max_sentences: int = 0
+) -> list[Sentence]:
+    """The sentences of the passages closest to the question, up to `budget_chars` and at most
+    `max_sentences` of them (0 = no cap), in reading order.
 
     Sentences compete across passages: the best passage may give three, a weak one none.
     A sentence shared by two overlapping passages is shown once. `budget_chars=0` shows whole
@@ -227,6 +230,8 @@ def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget
     >>> from rag.schema import Hit
     >>> h = Hit("a.txt", 0, 24, "Il pleut. Trump a gagné.", 1.0, sentences=((0, 9, 0.7), (10, 24, 0.9)))
     >>> [x.text for x in select_sentences(None, [h], None, 15)]
+    ['Trump a gagné.']
+    >>> [x.text for x in select_sentences(None, [h], None, 0, max_sentences=1)]
     ['Trump a gagné.']
     """
     candidates: list[tuple[float, int, int, int, str]] = []
@@ -245,6 +250,8 @@ def select_sentences(question_vector: np.ndarray, hits: list[Hit], embed, budget
             picked.append(c)
             used += len(c[4])
         candidates = picked
+    if max_sentences > 0:
+        candidates = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[:max_sentences]
     candidates.sort(key=lambda c: (c[1], c[2]))
     return [Sentence(n, i, s, e, text, x) for n, (x, i, s, e, text) in enumerate(candidates, 1)]
 

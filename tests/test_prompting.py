@@ -52,6 +52,18 @@ def test_closest_sentences_compete_across_passages_within_a_character_budget():
     assert len(select_sentences(question, [h0], fake_embed, 0)) == 4  # 0 = whole passages
 
 
+def test_a_sentence_cap_keeps_the_closest_sentences_in_reading_order():
+    question = fake_embed(["Trump Macron"])[0]
+    h0, h1 = hit(), hit(start=900)
+    every = select_sentences(question, [h0, h1], fake_embed, 0)
+    capped = select_sentences(question, [h0, h1], fake_embed, 0, max_sentences=3)
+    closest = sorted(every, key=lambda x: -x.score)[:3]
+    assert {(x.hit, x.start) for x in capped} == {(x.hit, x.start) for x in closest}
+    assert [(x.hit, x.start) for x in capped] == sorted((x.hit, x.start) for x in capped)  # reading order
+    assert [x.n for x in capped] == [1, 2, 3]
+    assert select_sentences(question, [h0, h1], fake_embed, 0, max_sentences=0) == every  # 0 = no cap
+
+
 def test_stored_sentence_scores_are_used_and_a_shared_sentence_is_shown_once():
     text = "Il pleut. Trump a gagné. Macron a perdu."
     a = Hit("/b/x.md", 0, 24, text[:24], 1.0, sentences=((0, 9, 0.5), (10, 24, 0.9)))
