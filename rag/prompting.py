@@ -241,19 +241,17 @@ def select_sentences(
             if (hit.doc, s, e) not in seen:
                 seen.add((hit.doc, s, e))
                 candidates.append((x, i, s, e, " ".join(hit.text[s - hit.start : e - hit.start].split())))
-    if budget_chars > 0:
-        picked: list[tuple[float, int, int, int, str]] = []
-        used = 0
-        for c in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
-            if picked and used + len(c[4]) > budget_chars:
-                continue  # a shorter, less close sentence may still fit
-            picked.append(c)
-            used += len(c[4])
-        candidates = picked
-    if max_sentences > 0:
-        candidates = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[:max_sentences]
-    candidates.sort(key=lambda c: (c[1], c[2]))
-    return [Sentence(n, i, s, e, text, x) for n, (x, i, s, e, text) in enumerate(candidates, 1)]
+    picked: list[tuple[float, int, int, int, str]] = []
+    used = 0
+    for c in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):  # closest first
+        if max_sentences > 0 and len(picked) == max_sentences:
+            break
+        if budget_chars > 0 and picked and used + len(c[4]) > budget_chars:
+            continue  # a shorter, less close sentence may still fit
+        picked.append(c)
+        used += len(c[4])
+    picked.sort(key=lambda c: (c[1], c[2]))  # reading order
+    return [Sentence(n, i, s, e, text, x) for n, (x, i, s, e, text) in enumerate(picked, 1)]
 
 
 def build_messages(question: str, hits: list[Hit], sentences: list[Sentence], language: str) -> list[dict]:
