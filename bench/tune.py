@@ -75,7 +75,7 @@ def sweep(name: str, variants: list[dict], corpus, evaluator, base, embedder, ca
 
 def gate_sweep(corpus, base, embedder, questions, cache: dict, n: int) -> list[dict]:
     """The evidence gate alone, for French questions and their English translations
-    (samples/eval/piaf-dev-en.jsonl: the first 150 of the seeded 300), on the full index and on
+    (samples/eval/piaf-dev-en.jsonl: the seeded 300), on the full index and on
     one lacking the questions' documents."""
     from bench.common import ROOT
     from rag.evaluation import sample, translated, without_documents
