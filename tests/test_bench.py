@@ -75,6 +75,8 @@ def test_answer_bench_on_the_example_questions(tmp_path):
     rows = r["answers"]["questions"]
     assert len(rows) == 1 and all(x["found"] and x["prompt_tokens"] > 50 for x in rows)
     assert all(x["ttft_s"] > 0 and x["bare_ttft_s"] > 0 for x in rows)
+    # the second baseline reads the same prompt plus the lines forced before the answer: more tokens
+    assert all(x["forced_tokens"] > x["prompt_tokens"] and x["bare_forced_ttft_s"] > 0 for x in rows)
     assert r["answers"]["sequence"] == {}  # the sequence needs two questions
     assert "server" not in r
 
