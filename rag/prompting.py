@@ -179,11 +179,23 @@ class Sentence:
     score: float = 0.0  # the sentence's cosine to the question
 
 
+_ACCENTS = re.compile(r"[éèêàùçôîœ]")
+
+
 def detect_language(text: str) -> str:
-    """'fr' or 'en', by function words (French wins ties: the briefings are mostly French)."""
+    """'fr' or 'en', by function words and accents (French wins ties: the briefings are mostly French).
+
+    The accents of capitalised words other than the first are names' ("Lutte Ouvrière"), not
+    the language's.
+
+    >>> detect_language("Who founded Lutte Ouvrière?"), detect_language("Où est né Molière ?")
+    ('en', 'fr')
+    """
     words = re.findall(r"[a-zà-ÿ'-]+", text.lower())
     words = [w for part in words for w in re.split(r"['’]", part) if w]
-    fr = sum(w in _FR for w in words) + 2 * len(re.findall(r"[éèêàùçôîœ]", text.lower()))
+    tokens = re.findall(r"[^\s'’]+", text)
+    accents = sum(len(_ACCENTS.findall(t.lower())) for i, t in enumerate(tokens) if i == 0 or not t[:1].isupper())
+    fr = sum(w in _FR for w in words) + 2 * accents
     en = sum(w in _EN for w in words)
     return "en" if en > fr else "fr"
 

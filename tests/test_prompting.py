@@ -1,6 +1,7 @@
 """Sentence selection and the select-then-answer prompt (no model needed: a fake embedder)."""
 
 import numpy as np
+import pytest
 
 from rag.prompting import ANSWER, EXAMPLES, SYSTEM, build_messages, detect_language, passage_sentences, select_sentences
 from rag.schema import Hit
@@ -90,3 +91,17 @@ def test_prompt_numbers_sentences_under_their_passage_and_follows_the_question_l
     assert all(reply.startswith("Answerable:") for _, reply in EXAMPLES["fr"] + EXAMPLES["en"])
     assert ANSWER["fr"] in EXAMPLES["fr"][0][1] and ANSWER["en"] in EXAMPLES["en"][0][1]
     assert detect_language(EXAMPLES["fr"][0][1].split(ANSWER["fr"])[1]) == "fr"
+
+
+@pytest.mark.parametrize(
+    "text,language",
+    [
+        ("Who founded Lutte Ouvrière?", "en"),  # the accents of a name are not French
+        ("Why was Françoise's father imprisoned?", "en"),
+        ("Qui a fondé Lutte Ouvrière ?", "fr"),
+        ("Où est né Molière ?", "fr"),  # the first word's accent counts
+        ("Élue en 2019, elle préside la commission.", "fr"),
+    ],
+)
+def test_detect_language_reads_function_words_not_names(text, language):
+    assert detect_language(text) == language
