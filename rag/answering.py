@@ -1,4 +1,4 @@
-"""Question -> retrieval -> evidence gate -> sentences -> answerable? -> evidence -> answer -> verification.
+"""Question -> retrieval (-> translation into the passages' language) -> evidence gate -> sentences -> answerable? -> evidence -> answer -> verification.
 
 Select, then answer: the LLM sees numbered sentences, its probability of "yes"
 to "Answerable:" (weighed with the best cosine and the question's names the
@@ -60,6 +60,7 @@ from .prompting import (
 from .retrieval import Filters
 from .schema import Answer, Citation, Hit
 from .settings import Settings
+from .translation import passages_language, translate_question
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MARKERS = re.compile(r"\[[\d,\s]+\]")
@@ -194,6 +195,19 @@ class Assistant:
         qvec = self.retriever.embedder.queries([query])[0]
         hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
         timings["retrieve"] = time.perf_counter() - t
+        original = None  # the question as asked, when it was translated into the passages' language
+        target = passages_language(hits) if s.translate_questions else None
+        if target is not None and target != detect_language(query):
+            yield StreamEvent(status="translating the question")
+            t = time.perf_counter()
+            translated = translate_question(self.llm, query, target)
+            timings["translate"] = time.perf_counter() - t
+            if translated != query:
+                t = time.perf_counter()
+                original, query = query, translated
+                qvec = self.retriever.embedder.queries([query])[0]
+                hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
+                timings["retrieve"] += time.perf_counter() - t
         yield StreamEvent(status="retrieved", hits=tuple(hits))
         # When the period picked the passages, its words ("la semaine dernière", "20 mai") said when, not
         # what: the gate's keyword checks do without them. Otherwise a date may be what the question is about.
@@ -204,9 +218,11 @@ class Assistant:
             s.min_dense_score,
             s.min_keyword_coverage,
             s.min_dense_score_cross,
+            original,
         )
         base = dict(question=q, language=language, query=query, hits=hits)
-        trace: dict[str, Any] = {
+        trace: dict[str, Any] = {"translated_from": original} if original else {}
+        trace |= {
             "gate": {
                 "dense": round(gate.best_dense, 4),
                 "coverage": round(gate.keyword_coverage, 4),
@@ -258,7 +274,8 @@ class Assistant:
             messages = build_messages(shown_question, hits, sentences, language)
         base = {**base, "hits": hits}
         trace["shown"] = [(hits[x.hit].doc, x.start, x.end) for x in sentences]
-        cross = 2 * sum(same_language(q, h.text) for h in hits) < len(hits)
+        # A translated question (query) is in the passages' language: it is scored as such.
+        cross = 2 * sum(same_language(query, h.text) for h in hits) < len(hits)
         threshold = s.min_answerable_cross if cross else s.min_answerable
         # The answerability score also weighs how close the best sentence is and which of the
         # question's names no passage holds (rag/grounding.py).
@@ -266,7 +283,8 @@ class Assistant:
         if best_dense is None:  # passages given, not retrieved (the eval's oracle): their sentences' cosines
             scored = [x for h in hits for _, _, x in scored_sentences(h, qvec, self.retriever.embedder.passages)]
             best_dense = max(scored, default=0.0)
-        missing = missing_share(q, [searchable_text_of(h) for h in hits])
+        # A name counts as held when the passages hold it as the question or its rewrite spells it.
+        missing = min(missing_share(x, [searchable_text_of(h) for h in hits]) for x in {q, query})
         t = time.perf_counter()
         raw = ""
         with self.llm.session(messages) as session:
@@ -440,7 +458,8 @@ def verify_answer(
         new, old = cite_key(closest), cite_key(evidence[0])
         if new > old:
             evidence, trace["evidence_from"] = [closest], "question terms" if new[0] > old[0] else "answer words"
-    thing = counted_thing(query) if asks_for_number(query) else None
+    # The counted thing is the asker's word: a translation's ("propositions" for "projets") is not.
+    thing = counted_thing(query) if asks_for_number(query) and "translated_from" not in trace else None
     if thing and same_language(query, evidence[0].text) and not mentions(evidence[0].text, thing):
         # "How many soldiers?" answered from a sentence that counts something else: cite a shown
         # sentence that counts it, else the briefings do not give that figure.

@@ -45,7 +45,12 @@ class Evidence:
 
 
 def evidence_gate(
-    question: str, hits: list[Hit], min_dense: float, min_coverage: float, min_dense_cross: float | None = None
+    question: str,
+    hits: list[Hit],
+    min_dense: float,
+    min_coverage: float,
+    min_dense_cross: float | None = None,
+    original: str | None = None,
 ) -> Evidence:
     """Is there a passage relevant enough to try answering?
 
@@ -55,6 +60,10 @@ def evidence_gate(
     only required when question and passages share a language: names change across
     languages (Putin / Poutine). For the same reason an English question over French
     passages scores lower cosines, so it gets its own threshold `min_dense_cross`.
+    A question machine-translated from `original` is gated as one in the passages' language,
+    except that only the key terms the asker typed are required, and by close spelling (a
+    "Chamber" the translation kept matches "Chambre"): the translator's own words ("Dantzig"
+    for "Gdansk", "dévoués" for "Willing") are not the asker's.
     """
     if not hits:
         return Evidence(False, 0.0, 0.0)
@@ -62,6 +71,10 @@ def evidence_gate(
     texts = [searchable_text_of(h) for h in hits]
     coverage = max(keyword_support(question, t) for t in texts)
     missing = missing_key_terms(question, texts)
+    if original is not None:
+        typed = set(key_terms(original))
+        have = {fold(w.lower()) for t in texts for w in re.findall(r"\w+\+*", t)}
+        missing = [t for t in missing if t in typed and not _close(t.rstrip("+"), have)]
     threshold = min_dense
     if min_dense_cross is not None and 2 * sum(same_language(question, t) for t in texts) < len(texts):
         threshold = min_dense_cross

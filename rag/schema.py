@@ -129,7 +129,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     question: str = ""
     language: str = "fr"
-    query: str = ""  # the search query actually used
+    # the search query actually used: the rewritten follow-up, or the question translated into the passages' language
+    query: str = ""
     hits: list[Hit] = field(default_factory=list)  # the passages shown to the LLM
     raw_text: str = ""  # the LLM's output before grounding
     timings: dict[str, float] = field(default_factory=dict)

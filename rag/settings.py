@@ -118,6 +118,11 @@ class Settings:
     # citation precision fell (bench/README.md). Kept at 0 until a wider set says otherwise.
     evidence_cosine_weight: float = 0.0
 
+    # A question in another language than the passages it finds (an English question over French
+    # briefings) is translated into the passages' language by the LLM (rag/translation.py, ~1.5 s),
+    # then searched, gated and read in that language; the answer keeps the question's language.
+    translate_questions: bool = True
+
     # --- generation ----------------------------------------------------------
     # Sentences shown to the LLM: the closest to the question among the top_k passages, up to
     # this many characters (0 = whole passages). 2,200 holds the gold sentence for 92 % of PIAF dev

@@ -139,8 +139,11 @@ def test_questions_the_briefings_do_not_answer_are_not_found(assistant, question
 
 
 def test_english_question_over_french_briefings_is_answered(assistant):
-    a = assistant.answer("Which countries lead the Coalition of the Willing?")
+    question = "Which countries lead the Coalition of the Willing?"
+    a = assistant.answer(question)
     assert a.found, a.trace
+    # searched, gated and read in the passages' language; answered in the question's
+    assert a.trace["translated_from"] == question and detect_language(a.query) == "fr", a.query
     assert detect_language(a.text) == "en" and not has_meta_talk(a.text)
     assert any(c in a.text for c in ("United Kingdom", "UK", "Britain", "Germany", "France", "Royaume-Uni"))
 
@@ -239,3 +242,22 @@ def test_a_how_many_answer_must_count_what_was_asked():
     assert check("Combien de drones la Russie a-t-elle lancés ?", "La Russie a lancé 273 drones.").found
     refused = check("Combien de soldats la Russie a-t-elle engagés ?", "La Russie a engagé 273 soldats.")
     assert not refused.found and refused.trace["refused_by"] == "verification"
+
+
+def test_a_translated_how_many_question_is_not_held_to_the_translators_word():
+    # "How many proposals…?" translated as "Combien de propositions…": the passage says "projets".
+    from rag.answering import verify_answer
+    from rag.prompting import Sentence
+    from rag.schema import Hit
+
+    text = "Staline reçut deux projets pour l'hôtel Moskva."
+    hit = Hit("moscou.txt", 0, len(text), text, 1.0)
+    sentences = [Sentence(1, 0, 0, len(text), text)]
+    original = "How many proposals did Stalin receive for the Hotel Moskva?"
+    translation = "Combien de propositions Staline a-t-il reçues pour l'hôtel Moskva ?"
+    base = dict(question=original, language="en", query=translation, hits=[hit])
+    a = verify_answer("Stalin received two proposals.", sentences, sentences, translation, base, {})
+    assert not a.found and a.trace["refused_by"] == "verification"  # as if the user had asked in French
+    trace = {"translated_from": original}
+    a = verify_answer("Stalin received two proposals.", sentences, sentences, translation, base, trace)
+    assert a.found and a.citations[0].quote_end == len(text), a.trace

@@ -109,6 +109,20 @@ def test_evidence_gate_uses_the_cross_language_threshold_only_across_languages()
     assert not evidence_gate(q, french, 0.82, 0.75).found  # no cross-language bar given
 
 
+def test_a_translated_question_needs_only_the_names_the_asker_typed():
+    """An English question translated by the LLM into French: "Gdansk" became "Dantzig", which no
+    passage holds; the translator's word, not the asker's, so it does not stop the gate."""
+    passage = "Le sommet de Gdansk a réuni les ministres de la défense de l'OTAN en mai."
+    hits = [Hit("/b/a.md", 0, len(passage), passage, 1.0, chunk_id=0, dense_score=0.85)]
+    translation = "Qui a assisté au sommet de Dantzig ?"
+    assert evidence_gate(translation, hits, 0.83, 0.75).missing_terms == ("dantzig",)
+    assert not evidence_gate(translation, hits, 0.83, 0.75).found
+    assert evidence_gate(translation, hits, 0.83, 0.75, original="Who attended the Gdansk summit?").found
+    # a name the asker typed is required, as in a question asked in the passages' language
+    typed = evidence_gate(translation, hits, 0.83, 0.75, original="Who attended the Dantzig summit?")
+    assert not typed.found and typed.missing_terms == ("dantzig",)
+
+
 def test_question_terms_held_counts_the_questions_names_and_numbers():
     from rag.grounding import question_terms_held
 
