@@ -74,30 +74,36 @@ def replay(row: dict, settings):
     if "p_yes" not in trace:
         return None
     q = row["question"]
+    query = row.get("query") or q  # what was searched: the translation of a question in another language
     language = detect_language(q)
     hits = hits_of(row)
-    base = dict(question=q, language=language, query=q, hits=hits)
+    base = dict(question=q, language=language, query=query, hits=hits)
     sentences = sentences_of(row, hits)
 
     def refused(stage: str) -> Answer:
         return Answer(text="", found=False, raw_text="", trace={**trace, "refused_by": stage}, **base)
 
     dates = trace.get("dates")
-    gate_query = q
+    gate_query = query
     if dates and (dates.get("newest") or dates.get("in_range")):
         # the period picked the passages: the gate did without its words, as in rag/answering.py
-        gate_query = without_phrase(q, DateRange(dates["from"], dates["to"], dates["phrase"], dates["newest"]))
+        gate_query = without_phrase(query, DateRange(dates["from"], dates["to"], dates["phrase"], dates["newest"]))
     gate = evidence_gate(
-        gate_query, hits, settings.min_dense_score, settings.min_keyword_coverage, settings.min_dense_score_cross
+        gate_query,
+        hits,
+        settings.min_dense_score,
+        settings.min_keyword_coverage,
+        settings.min_dense_score_cross,
+        trace.get("translated_from"),
     )
     if not gate.found:
         return refused("gate")
-    cross = 2 * sum(same_language(q, h.text) for h in hits) < len(hits)
+    cross = 2 * sum(same_language(query, h.text) for h in hits) < len(hits)
     score = answerability(*answerability_features(row, hits), cross)
     if score < (settings.min_answerable_cross if cross else settings.min_answerable):
         return refused("answerability")
     evidence = [sentences[n - 1] for n in trace.get("evidence", []) if 1 <= n <= len(sentences)]
-    return verify_answer(row.get("raw") or "", evidence, sentences, q, base, trace)
+    return verify_answer(row.get("raw") or "", evidence, sentences, query, base, trace)
 
 
 def answerability_features(row: dict, hits: list | None = None) -> tuple[float, float, float]:
@@ -106,7 +112,9 @@ def answerability_features(row: dict, hits: list | None = None) -> tuple[float, 
 
     hits = hits_of(row) if hits is None else hits
     best = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
-    return best, row["trace"]["p_yes"], missing_share(row["question"], [searchable_text_of(h) for h in hits])
+    texts = [searchable_text_of(h) for h in hits]
+    missing = min(missing_share(x, texts) for x in {row["question"], row.get("query") or row["question"]})
+    return best, row["trace"]["p_yes"], missing
 
 
 def fit(present: list[dict], absent: list[dict], max_wrong: float = 0.08) -> tuple[tuple, float]:

@@ -489,6 +489,7 @@ def _details(evaluator_answers, questions) -> list[dict]:
         {
             "id": q.id,
             "question": q.question,
+            "query": a.query,
             "gold": q.answer,
             "answer": a.text,
             "found": a.found,
