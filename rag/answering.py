@@ -1,4 +1,5 @@
-"""Question -> retrieval (-> translation into the passages' language) -> evidence gate -> sentences -> answerable? -> evidence -> answer -> verification.
+"""Question -> retrieval (-> translation into the passages' language) -> evidence gate -> sentences
+-> answerable? -> evidence -> answer -> verification.
 
 Select, then answer: the LLM sees numbered sentences, its probability of "yes"
 to "Answerable:" (weighed with the best cosine and the question's names the
