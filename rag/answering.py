@@ -193,8 +193,14 @@ class Assistant:
         t = time.perf_counter()
         # A period in the question favours its briefings (rag/retrieval.py).
         period = parse_period(query, self.today) or (parse_period(q, self.today) if query != q else None)
-        qvec = self.retriever.embedder.queries([query])[0]
-        hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
+
+        def search(text: str):
+            vector = self.retriever.embedder.queries([text])[0]
+            return vector, self.retriever.search(
+                text, k=k or s.top_k, filters=filters, query_vector=vector, dates=period
+            )
+
+        qvec, hits = search(query)
         timings["retrieve"] = time.perf_counter() - t
         original = None  # the question as asked, when it was translated into the passages' language
         target = passages_language(hits) if s.translate_questions else None
@@ -206,8 +212,7 @@ class Assistant:
             if translated != query:
                 t = time.perf_counter()
                 original, query = query, translated
-                qvec = self.retriever.embedder.queries([query])[0]
-                hits = self.retriever.search(query, k=k or s.top_k, filters=filters, query_vector=qvec, dates=period)
+                qvec, hits = search(query)
                 timings["retrieve"] += time.perf_counter() - t
         yield StreamEvent(status="retrieved", hits=tuple(hits))
         # When the period picked the passages, its words ("la semaine dernière", "20 mai") said when, not

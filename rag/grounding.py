@@ -73,7 +73,7 @@ def evidence_gate(
     missing = missing_key_terms(question, texts)
     if original is not None:
         typed = set(key_terms(original))
-        have = {fold(w.lower()) for t in texts for w in re.findall(r"\w+\+*", t)}
+        have = spelled_words("\n".join(texts))
         missing = [t for t in missing if t in typed and not _close(t.rstrip("+"), have)]
     threshold = min_dense
     if min_dense_cross is not None and 2 * sum(same_language(question, t) for t in texts) < len(texts):
@@ -221,6 +221,11 @@ def numbers_of(text: str) -> set[str]:
     return {n.replace(",", ".") for n in re.findall(r"\d+(?:[.,]\d+)?", text)}
 
 
+def spelled_words(text: str) -> set[str]:
+    """The words of a text, lowercased and accent-folded, as `_close` compares names against."""
+    return {fold(w.lower()) for w in re.findall(r"\w+\+*", text)}
+
+
 def _close(term: str, terms: set[str]) -> bool:
     """A name matches across spellings when a term shares its first five letters (Poutine/Putin no,
     Zelensky/Zelenskyy yes); exact after folding otherwise."""
@@ -237,7 +242,7 @@ def unsupported(answer: str, evidence: str, question: str, same_language: bool) 
     numbers = sorted(numbers_of(answer) - numbers_of(evidence) - numbers_of(question))
     names: list[str] = []
     if same_language:
-        have = {fold(w.lower()) for w in re.findall(r"\w+\+*", evidence + " " + question)}
+        have = spelled_words(evidence + " " + question)
         names = [t for t in key_terms(answer) if not t.isdigit() and not _close(t.rstrip("+"), have)]
     return numbers, names
 
@@ -248,7 +253,7 @@ def question_terms_held(question: str, sentence: str) -> int:
     >>> question_terms_held("Qui a proposé la trêve de 30 jours ?", "Une trêve de 30 jours proposée par Trump.")
     1
     """
-    have = {fold(w.lower()) for w in re.findall(r"\w+\+*", sentence)}
+    have = spelled_words(sentence)
     return sum(_close(t.rstrip("+"), have) for t in set(key_terms(question)))
 
 

@@ -31,9 +31,9 @@ def passages_language(hits: Sequence[Hit]) -> str | None:
     """
     if not hits:
         return None
-    counts = Counter(detect_language(h.text) for h in hits)
-    first = detect_language(hits[0].text)
-    return max(counts, key=lambda lang: (counts[lang], lang == first))
+    languages = [detect_language(h.text) for h in hits]
+    counts = Counter(languages)
+    return max(counts, key=lambda lang: (counts[lang], lang == languages[0]))
 
 
 def translation_messages(question: str, language: str) -> list[dict]:
