@@ -150,7 +150,83 @@ def missing_key_terms(question: str, passages: list[str]) -> list[str]:
     if not passages or 2 * len(same) < len(passages):
         return []
     terms = set().union(*(set(analyze(p)) for p in passages))
-    return [t for t in key_terms(question) if not any(x in terms for x in _terms(t))]
+    missing = [t for t in key_terms(question) if not any(x in terms for x in _terms(t))]
+    if missing:
+        words = spelled_words("\n".join(passages))
+        missing = [t for t in missing if not _written_otherwise(t, words)]
+    return missing
+
+
+# Small numbers as French and English words: "les 3 basiliques" are "trois basiliques" in the text.
+_NUMBER_VALUES = {
+    w: n
+    for n, ws in {
+        1: "premier premiere first",
+        2: "deux two deuxieme second",
+        3: "trois three troisieme third",
+        4: "quatre four quatrieme fourth",
+        5: "cinq five cinquieme fifth",
+        6: "six sixieme sixth",
+        7: "sept seven septieme seventh",
+        8: "huit eight huitieme eighth",
+        9: "neuf nine neuvieme ninth",
+        10: "dix ten dixieme tenth",
+        11: "onze eleven",
+        12: "douze twelve",
+        13: "treize thirteen",
+        14: "quatorze fourteen",
+        15: "quinze fifteen",
+        16: "seize sixteen",
+        20: "vingt twenty",
+        30: "trente thirty",
+        40: "quarante forty",
+        50: "cinquante fifty",
+        60: "soixante sixty",
+        100: "cent hundred",
+        1000: "mille thousand",
+    }.items()
+    for w in ws.split()
+}
+_ORDINAL = re.compile(r"^(\d+)(?:e|er|ere|re|eme|th|st|nd|rd)$")
+
+
+def _written_otherwise(term: str, words: set[str]) -> bool:
+    """Is a key term the passages lack as such written there another way: a number as an ordinal
+    ("350e", "19th") or a word ("trois"), a name of five letters or more with one typo ("Mesier" for
+    "Messier", "Nielson" for "Nielsen": the asker's, or the text's)?
+
+    >>> _written_otherwise("3", {"trois", "basiliques"}), _written_otherwise("350", {"350e"})
+    (True, True)
+    >>> _written_otherwise("mesier", {"messier"}), _written_otherwise("nowak", {"novak", "nowacki"})
+    (True, False)
+    """
+    t = fold(term.rstrip("+"))
+    if t.isdigit():
+        n = int(t)
+        return any(
+            _NUMBER_VALUES.get(w) == n or ((m := _ORDINAL.match(w)) is not None and int(m.group(1)) == n) for w in words
+        )
+    return len(t) >= 6 and any(len(w) >= 5 and one_edit_apart(t, w) for w in words)
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when one letter inserted, deleted, replaced or two neighbours swapped turn `a` into `b`.
+
+    >>> one_edit_apart("mesier", "messier"), one_edit_apart("nielson", "nielsen"), one_edit_apart("ab", "ab")
+    (True, True, False)
+    """
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    return a[i + 1 :] == b[i + 1 :] or (
+        i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    )
 
 
 def searchable_text_of(hit: Hit) -> str:

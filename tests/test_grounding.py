@@ -123,6 +123,22 @@ def test_a_translated_question_needs_only_the_names_the_asker_typed():
     assert not typed.found and typed.missing_terms == ("dantzig",)
 
 
+def test_a_key_term_written_another_way_is_not_missing():
+    """A number the passage writes as a word or an ordinal, and a name the asker misspelled by one
+    letter, are there; a different name of the same length is not."""
+    basilicas = "Ces quatre basiliques majeures sont associées à trois basiliques mineures de Rome."
+    hits = [Hit("/b/a.md", 0, len(basilicas), basilicas, 1.0, chunk_id=0, dense_score=0.86)]
+    assert evidence_gate("Quelles sont les 3 basiliques mineures de Rome ?", hits, 0.83, 0.75).found
+    assert not evidence_gate("Quelles sont les 7 basiliques mineures de Rome ?", hits, 0.83, 0.75).found
+
+    galaxy = "La galaxie Messier 87 a été découverte en 1781 par Charles Messier ; le 350e anniversaire."
+    hits = [Hit("/b/m.md", 0, len(galaxy), galaxy, 1.0, chunk_id=0, dense_score=0.86)]
+    assert evidence_gate("Quand a été découverte Mesier 87 ?", hits, 0.83, 0.75).found
+    assert evidence_gate("Que fête le 350 anniversaire de Messier ?", hits, 0.83, 0.75).found
+    missed = evidence_gate("Quand a été découverte Meunier 87 ?", hits, 0.83, 0.75)
+    assert not missed.found and missed.missing_terms == ("meunier",)
+
+
 def test_question_terms_held_counts_the_questions_names_and_numbers():
     from rag.grounding import question_terms_held
 
