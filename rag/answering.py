@@ -454,6 +454,13 @@ def verify_answer(
         elif numbers:
             return refuse("verification")  # a number the briefings do not give
         else:
+            # A name the passages do not hold: quote the shown sentence that holds most of the
+            # answer's own words (the model's choice on a tie), not a sentence it did not use.
+            best = max(sentences, key=lambda x: (answer_support(text, x.text, query), x == picked))
+            if best != evidence[0] and answer_support(text, best.text, query) > answer_support(
+                text, evidence[0].text, query
+            ):
+                evidence, trace["evidence_from"] = [best], "answer words"
             text, trace["fallback"] = quote(evidence[0].text, language), "names"
     elif trace.get("fallback") is None:
         # The model may name a sentence that supports the answer but is about something else

@@ -225,6 +225,24 @@ def test_the_citation_is_the_sentence_the_answer_was_copied_from():
     assert kept.citations[0].quote_start == 0 and "evidence_from" not in kept.trace
 
 
+def test_an_answer_with_an_unsupported_name_quotes_the_sentence_it_came_from():
+    # "Herschel" is in no sentence shown: the answer is replaced by a quote, of the sentence that
+    # holds the answer's own words (Dreyer), not of the one the model named.
+    from rag.answering import verify_answer
+    from rag.prompting import Sentence
+    from rag.schema import Hit
+
+    text = "Le catalogue fut publié dans les années 1880. Il fut compilé par l'astronome John Dreyer."
+    hit = Hit("ngc.txt", 0, len(text), text, 1.0)
+    sentences = [Sentence(1, 0, 0, 45, text[:45]), Sentence(2, 0, 46, len(text), text[46:])]
+    question = "Qui a publié un catalogue des nébulosités dans les années 1880 ?"
+    base = dict(question=question, language="fr", query=question, hits=[hit])
+    raw = "Le catalogue a été compilé par John Dreyer d'après les observations de John Herschel."
+    a = verify_answer(raw, [sentences[0]], sentences, question, base, {})
+    assert a.found and a.trace["fallback"] == "names" and "John Dreyer" in a.text, a.text
+    assert (a.citations[0].quote_start, a.citations[0].quote_end) == (46, len(text))
+
+
 def test_a_how_many_answer_must_count_what_was_asked():
     # The briefing gives a number of drones, not of soldiers: "how many soldiers" is not found.
     from rag.answering import verify_answer
