@@ -452,7 +452,12 @@ def verify_answer(
         if supported:
             evidence, trace["evidence_from"] = [max(supported, key=cite_key)], "verification"
         elif numbers:
-            return refuse("verification")  # a number the briefings do not give
+            with_numbers = [x for x in sentences if not unsupported(text, x.text, query, same)[0]]
+            if not with_numbers:
+                return refuse("verification")  # a number the briefings do not give
+            # its numbers are there, beside a name that is not: quote the sentence they come from
+            evidence, trace["evidence_from"] = [max(with_numbers, key=cite_key)], "answer numbers"
+            text, trace["fallback"] = quote(evidence[0].text, language), "names"
         else:
             # A name the passages do not hold: quote the shown sentence that holds most of the
             # answer's own words (the model's choice on a tie), not a sentence it did not use.

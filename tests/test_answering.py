@@ -242,6 +242,14 @@ def test_an_answer_with_an_unsupported_name_quotes_the_sentence_it_came_from():
     assert a.found and a.trace["fallback"] == "names" and "John Dreyer" in a.text, a.text
     assert (a.citations[0].quote_start, a.citations[0].quote_end) == (46, len(text))
 
+    # With a number: quoted from the sentence that holds it; a number no sentence holds is refused.
+    question = "Quand le catalogue a-t-il été publié ?"
+    base = dict(question=question, language="fr", query=question, hits=[hit])
+    a = verify_answer("Le catalogue Herschel fut publié en 1880.", [sentences[1]], sentences, question, base, {})
+    assert a.found and a.trace["evidence_from"] == "answer numbers" and a.citations[0].quote_start == 0
+    a = verify_answer("Le catalogue Herschel fut publié en 1888.", [sentences[1]], sentences, question, base, {})
+    assert not a.found and a.trace["refused_by"] == "verification"
+
 
 def test_a_how_many_answer_must_count_what_was_asked():
     # The briefing gives a number of drones, not of soldiers: "how many soldiers" is not found.
