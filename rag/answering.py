@@ -442,17 +442,22 @@ def verify_answer(
         text, trace["fallback"] = quote(evidence[0].text, language), "number"
     same = same_language(text, evidence[0].text)
 
-    def supports(x: Sentence) -> bool:  # the sentence holds all the answer's numbers and names
-        return not any(unsupported(text, x.text, query, same))
+    def said(x: Sentence) -> str:
+        # A passage's date is shown beside it: "signed on April 30, 2025" from "signé le 30 avril" in
+        # a briefing dated 2025-05-27 adds no number of its own.
+        return f"{x.text} {hits[x.hit].date[:4]}" if x.hit < len(hits) and hits[x.hit].date else x.text
 
-    numbers, names = unsupported(text, " ".join(x.text for x in evidence), query, same)
+    def supports(x: Sentence) -> bool:  # the sentence holds all the answer's numbers and names
+        return not any(unsupported(text, said(x), query, same))
+
+    numbers, names = unsupported(text, " ".join(said(x) for x in evidence), query, same)
     supported = [x for x in sentences if supports(x)]
     if numbers or names:
         # The model may have named the wrong sentence: another shown sentence may hold them all.
         if supported:
             evidence, trace["evidence_from"] = [max(supported, key=cite_key)], "verification"
         elif numbers:
-            with_numbers = [x for x in sentences if not unsupported(text, x.text, query, same)[0]]
+            with_numbers = [x for x in sentences if not unsupported(text, said(x), query, same)[0]]
             if not with_numbers:
                 return refuse("verification")  # a number the briefings do not give
             # its numbers are there, beside a name that is not: quote the sentence they come from

@@ -365,6 +365,7 @@ class BriefingEvaluator:
                 {
                     "id": q.id,
                     "question": q.question,
+                    "query": a.query,
                     "answerable": q.answerable,
                     "found": a.found,
                     "answer": a.text,

@@ -251,6 +251,21 @@ def test_an_answer_with_an_unsupported_name_quotes_the_sentence_it_came_from():
     assert not a.found and a.trace["refused_by"] == "verification"
 
 
+def test_the_year_of_the_passages_date_is_not_a_number_of_the_answers_own():
+    from rag.answering import verify_answer
+    from rag.prompting import Sentence
+    from rag.schema import Hit
+
+    text = "The minerals fund agreement was signed on 30 April in Washington."
+    sentences = [Sentence(1, 0, 0, len(text), text)]
+    question = "When was the minerals fund agreement signed?"
+    for date, found in (("2025-05-27", True), ("", False)):
+        hit = Hit("fund.md", 0, len(text), text, 1.0, date=date)
+        base = dict(question=question, language="en", query=question, hits=[hit])
+        a = verify_answer("It was signed on April 30, 2025.", sentences, sentences, question, base, {})
+        assert a.found is found, (date, a.trace)
+
+
 def test_a_how_many_answer_must_count_what_was_asked():
     # The briefing gives a number of drones, not of soldiers: "how many soldiers" is not found.
     from rag.answering import verify_answer
