@@ -303,10 +303,28 @@ def spelled_words(text: str) -> set[str]:
 
 
 def _close(term: str, terms: set[str]) -> bool:
-    """A name matches across spellings when a term shares its first five letters (Poutine/Putin no,
-    Zelensky/Zelenskyy yes); exact after folding otherwise."""
+    """A name matches across spellings when a term shares its first five letters (Zelensky/Zelenskyy)
+    or its consonants, in order, three or more (Putin/Poutine, Moscow/Moscou); exact after folding
+    otherwise.
+
+    >>> _close("putin", {"poutine"}), _close("zelensky", {"zelenskyy"}), _close("kyiv", {"kiev"})
+    (True, True, False)
+    """
     t = fold(term)
-    return t in terms or (len(t) >= 5 and any(x[:5] == t[:5] for x in terms if len(x) >= 5))
+    if t in terms or (len(t) >= 5 and any(x[:5] == t[:5] for x in terms if len(x) >= 5)):
+        return True
+    k = consonants(t)
+    return len(k) >= 3 and any(x[:1] == t[:1] and consonants(x) == k for x in terms)
+
+
+def consonants(word: str) -> str:
+    """A name's consonants in order, doubled letters once: what survives its spelling in another
+    language more often than its vowels ("putin", "poutine" -> "ptn")."""
+    out = ""
+    for c in word:
+        if c.isalpha() and c not in "aeiouy" and not out.endswith(c):
+            out += c
+    return out
 
 
 def unsupported(answer: str, evidence: str, question: str, same_language: bool) -> tuple[list[str], list[str]]:

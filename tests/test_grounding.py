@@ -121,6 +121,15 @@ def test_a_translated_question_needs_only_the_names_the_asker_typed():
     # a name the asker typed is required, as in a question asked in the passages' language
     typed = evidence_gate(translation, hits, 0.83, 0.75, original="Who attended the Dantzig summit?")
     assert not typed.found and typed.missing_terms == ("dantzig",)
+    # the asker's "Putin" kept by the translation is the passage's "Poutine": same consonants
+    passage = "Emmanuel Macron a exhorté Vladimir Poutine à accepter la trêve de 30 jours."
+    hits = [Hit("/b/t.md", 0, len(passage), passage, 1.0, chunk_id=0, dense_score=0.85)]
+    translation = "Quel dirigeant français a exhorté Vladimir Putin à accepter la trêve ?"
+    original = "Which French leader urged Vladimir Putin to accept the truce?"
+    assert not evidence_gate(translation, hits, 0.83, 0.75).found
+    assert evidence_gate(translation, hits, 0.83, 0.75, original=original).found
+    patel = evidence_gate(translation.replace("Putin", "Patel"), hits, 0.83, 0.75, original.replace("Putin", "Patel"))
+    assert not patel.found and patel.missing_terms == ("patel",)
 
 
 def test_a_key_term_written_another_way_is_not_missing():
