@@ -445,7 +445,8 @@ def verify_answer(
     def said(x: Sentence) -> str:
         # A passage's date is shown beside it: "signed on April 30, 2025" from "signé le 30 avril" in
         # a briefing dated 2025-05-27 adds no number of its own.
-        return f"{x.text} {hits[x.hit].date[:4]}" if x.hit < len(hits) and hits[x.hit].date else x.text
+        date = hits[x.hit].date
+        return f"{x.text} {date[:4]}" if date else x.text
 
     def supports(x: Sentence) -> bool:  # the sentence holds all the answer's numbers and names
         return not any(unsupported(text, said(x), query, same))
@@ -466,10 +467,11 @@ def verify_answer(
         else:
             # A name the passages do not hold: quote the shown sentence that holds most of the
             # answer's own words (the model's choice on a tie), not a sentence it did not use.
-            best = max(sentences, key=lambda x: (answer_support(text, x.text, query), x == picked))
-            if best != evidence[0] and answer_support(text, best.text, query) > answer_support(
-                text, evidence[0].text, query
-            ):
+            def own_words(x: Sentence) -> float:
+                return answer_support(text, x.text, query)
+
+            best = max(sentences, key=lambda x: (own_words(x), x == picked))
+            if own_words(best) > own_words(evidence[0]):
                 evidence, trace["evidence_from"] = [best], "answer words"
             text, trace["fallback"] = quote(evidence[0].text, language), "names"
     elif trace.get("fallback") is None:

@@ -192,7 +192,7 @@ _ORDINAL = re.compile(r"^(\d+)(?:e|er|ere|re|eme|th|st|nd|rd)$")
 
 def _written_otherwise(term: str, words: set[str]) -> bool:
     """Is a key term the passages lack as such written there another way: a number as an ordinal
-    ("350e", "19th") or a word ("trois"), a name of five letters or more with one typo ("Mesier" for
+    ("350e", "19th") or a word ("trois"), a name of six letters or more with one typo ("Mesier" for
     "Messier", "Nielson" for "Nielsen": the asker's, or the text's)?
 
     >>> _written_otherwise("3", {"trois", "basiliques"}), _written_otherwise("350", {"350e"})
