@@ -292,8 +292,14 @@ def strip_meta_talk(text: str) -> str:
 
 
 def numbers_of(text: str) -> set[str]:
-    """Numbers as written, without thousands separators ("1 200" and "1200" are the same)."""
+    """Numbers as written, without thousands separators ("1 200", "1.200", "1,200" and "1200" are
+    the same: an English answer writes "25,000" for the French "25 000").
+
+    >>> sorted(numbers_of("25 000 soldats, 25,000 troops, 1,5 million, 2,5")), sorted(numbers_of("1,234,567"))
+    (['1.5', '2.5', '25000'], ['1234567'])
+    """
     text = re.sub(r"(?<=\d)[\s\u00a0\u202f.](?=\d{3}\b)", "", text)
+    text = re.sub(r"\b\d{1,3}(?:,\d{3})+\b", lambda m: m.group(0).replace(",", ""), text)
     return {n.replace(",", ".") for n in re.findall(r"\d+(?:[.,]\d+)?", text)}
 
 

@@ -285,20 +285,21 @@ def test_a_how_many_answer_must_count_what_was_asked():
     assert not refused.found and refused.trace["refused_by"] == "verification"
 
 
-def test_a_translated_how_many_question_is_not_held_to_the_translators_word():
-    # "How many proposals…?" translated as "Combien de propositions…": the passage says "projets".
+def test_a_translated_how_many_question_must_count_what_the_translation_asks():
+    # "How many troops…?" translated as "Combien de soldats…": a sentence that counts zlotys does not
+    # answer it, whatever language the question was asked in; a sentence counting soldiers does.
     from rag.answering import verify_answer
     from rag.prompting import Sentence
     from rag.schema import Hit
 
-    text = "Staline reçut deux projets pour l'hôtel Moskva."
-    hit = Hit("moscou.txt", 0, len(text), text, 1.0)
-    sentences = [Sentence(1, 0, 0, len(text), text)]
-    original = "How many proposals did Stalin receive for the Hotel Moskva?"
-    translation = "Combien de propositions Staline a-t-il reçues pour l'hôtel Moskva ?"
+    text = "Varsovie consacrera 186 milliards de zlotys à sa défense. La force comptera 25 000 soldats."
+    hit = Hit("force.txt", 0, len(text), text, 1.0)
+    sentences = [Sentence(1, 0, 0, 57, text[:57]), Sentence(2, 0, 58, len(text), text[58:])]
+    original = "How many troops would the reassurance force comprise?"
+    translation = "Combien de soldats la force de réassurance comptera-t-elle ?"
     base = dict(question=original, language="en", query=translation, hits=[hit])
-    a = verify_answer("Stalin received two proposals.", sentences, sentences, translation, base, {})
-    assert not a.found and a.trace["refused_by"] == "verification"  # as if the user had asked in French
     trace = {"translated_from": original}
-    a = verify_answer("Stalin received two proposals.", sentences, sentences, translation, base, trace)
-    assert a.found and a.citations[0].quote_end == len(text), a.trace
+    a = verify_answer("186 billion zlotys.", [sentences[0]], sentences, translation, base, dict(trace))
+    assert not a.found and a.trace["refused_by"] == "verification", a.trace
+    a = verify_answer("25,000 troops.", [sentences[1]], sentences, translation, base, dict(trace))
+    assert a.found and a.citations[0].quote_start == 58, a.trace
