@@ -393,10 +393,12 @@ _ASKS_NUMBER = re.compile(
     r"(?:in\s+)?(?:what|which)\s+year|quel\s+âge)\b",
     re.I,
 )
+# "un", "une" and "one" are articles far more often than counts ("une délégation de bas niveau"
+# is no answer to "combien"): only "un seul", "un ou plusieurs", "only one" count.
 _NUMBER_WORDS = re.compile(
-    r"\b(?:une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|"
+    r"\b(?:une?\s+(?:seule?|ou\s+plusieurs)|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|"
     r"cinquante|soixante|cent|mille|millions?|milliards?|dizaines?|centaines?|milliers?|"
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"(?:only|just)\s+one|one\s+or\s+more|a\s+single|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
     r"hundreds?|thousands?|millions?|billions?|dozens?)\b",
     re.I,
 )
@@ -453,4 +455,9 @@ def mentions(text: str, word: str) -> bool:
 
 
 def has_number(text: str) -> bool:
+    """Does the text give a count, in digits or words?
+
+    >>> has_number("Une délégation de bas niveau."), has_number("Un seul conseiller."), has_number("12 drones")
+    (False, True, True)
+    """
     return bool(re.search(r"\d", text) or _NUMBER_WORDS.search(text))

@@ -281,6 +281,14 @@ def test_a_how_many_answer_must_count_what_was_asked():
         return verify_answer(raw, [sentences[0]], sentences, question, base, {})
 
     assert check("Combien de drones la Russie a-t-elle lancés ?", "La Russie a lancé 273 drones.").found
+    # "une" is an article, not a count: the answer and its sentence give no number, so not found
+    text = "La délégation russe, de bas niveau, comptait des conseillers et des diplomates."
+    hit = Hit("istanbul.txt", 0, len(text), text, 1.0)
+    sentence = [Sentence(1, 0, 0, len(text), text)]
+    question = "Combien de conseillers composaient la délégation russe ?"
+    base = dict(question=question, language="fr", query=question, hits=[hit])
+    vague = verify_answer("Une délégation de bas niveau, de conseillers.", sentence, sentence, question, base, {})
+    assert not vague.found and vague.trace["refused_by"] == "verification", vague.trace
     refused = check("Combien de soldats la Russie a-t-elle engagés ?", "La Russie a engagé 273 soldats.")
     assert not refused.found and refused.trace["refused_by"] == "verification"
 
