@@ -207,107 +207,84 @@ def test_questions_without_words_are_clear_errors(question):
         clean_question(question, 2000)
 
 
-def test_the_citation_is_the_sentence_the_answer_was_copied_from():
-    # The model named sentence 1 but copied its answer from sentence 2: the answer's own words decide.
+def verify(raw, text, question, named=1, *, query=None, language="fr", date="", trace=None):
+    """`rag.answering.verify_answer` on one passage `text` (its sentences end with "."), when the
+    model named sentence `named` and wrote `raw`; `query` is what was searched (a translation)."""
+    import re
+
     from rag.answering import verify_answer
     from rag.prompting import Sentence
     from rag.schema import Hit
 
+    hit = Hit("passage.txt", 0, len(text), text, 1.0, date=date)
+    spans = [(m.start() + (text[m.start()] == " "), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    sentences = [Sentence(n, 0, a, b, text[a:b]) for n, (a, b) in enumerate(spans, 1)]
+    query = query or question
+    base = dict(question=question, language=language, query=query, hits=[hit])
+    return verify_answer(raw, [sentences[named - 1]], sentences, query, base, dict(trace or {}))
+
+
+def test_the_citation_is_the_sentence_the_answer_was_copied_from():
+    # The model named sentence 1 but copied its answer from sentence 2: the answer's own words decide.
     text = "La pêche fait vivre le port depuis le Moyen Âge. Le tourisme balnéaire domine depuis les années 1960."
-    hit = Hit("port.txt", 0, len(text), text, 1.0)
-    sentences = [Sentence(1, 0, 0, 48, text[:48]), Sentence(2, 0, 49, len(text), text[49:])]
     question = "Quelle activité domine aujourd'hui l'économie du port ?"
-    base = dict(question=question, language="fr", query=question, hits=[hit])
-    a = verify_answer("Le tourisme balnéaire domine.", [sentences[0]], sentences, question, base, {})
+    a = verify("Le tourisme balnéaire domine.", text, question)
     assert a.found and (a.citations[0].quote_start, a.citations[0].quote_end) == (49, len(text))
     assert a.trace["evidence_from"] == "answer words"
-    kept = verify_answer("La pêche fait vivre le port.", [sentences[0]], sentences, question, base, {})
+    kept = verify("La pêche fait vivre le port.", text, question)
     assert kept.citations[0].quote_start == 0 and "evidence_from" not in kept.trace
 
 
 def test_an_answer_with_an_unsupported_name_quotes_the_sentence_it_came_from():
     # "Herschel" is in no sentence shown: the answer is replaced by a quote, of the sentence that
     # holds the answer's own words (Dreyer), not of the one the model named.
-    from rag.answering import verify_answer
-    from rag.prompting import Sentence
-    from rag.schema import Hit
-
     text = "Le catalogue fut publié dans les années 1880. Il fut compilé par l'astronome John Dreyer."
-    hit = Hit("ngc.txt", 0, len(text), text, 1.0)
-    sentences = [Sentence(1, 0, 0, 45, text[:45]), Sentence(2, 0, 46, len(text), text[46:])]
     question = "Qui a publié un catalogue des nébulosités dans les années 1880 ?"
-    base = dict(question=question, language="fr", query=question, hits=[hit])
     raw = "Le catalogue a été compilé par John Dreyer d'après les observations de John Herschel."
-    a = verify_answer(raw, [sentences[0]], sentences, question, base, {})
+    a = verify(raw, text, question)
     assert a.found and a.trace["fallback"] == "names" and "John Dreyer" in a.text, a.text
     assert (a.citations[0].quote_start, a.citations[0].quote_end) == (46, len(text))
 
     # With a number: quoted from the sentence that holds it; a number no sentence holds is refused.
     question = "Quand le catalogue a-t-il été publié ?"
-    base = dict(question=question, language="fr", query=question, hits=[hit])
-    a = verify_answer("Le catalogue Herschel fut publié en 1880.", [sentences[1]], sentences, question, base, {})
+    a = verify("Le catalogue Herschel fut publié en 1880.", text, question, named=2)
     assert a.found and a.trace["evidence_from"] == "answer numbers" and a.citations[0].quote_start == 0
-    a = verify_answer("Le catalogue Herschel fut publié en 1888.", [sentences[1]], sentences, question, base, {})
+    a = verify("Le catalogue Herschel fut publié en 1888.", text, question, named=2)
     assert not a.found and a.trace["refused_by"] == "verification"
 
 
 def test_the_year_of_the_passages_date_is_not_a_number_of_the_answers_own():
-    from rag.answering import verify_answer
-    from rag.prompting import Sentence
-    from rag.schema import Hit
-
     text = "The minerals fund agreement was signed on 30 April in Washington."
-    sentences = [Sentence(1, 0, 0, len(text), text)]
     question = "When was the minerals fund agreement signed?"
     for date, found in (("2025-05-27", True), ("", False)):
-        hit = Hit("fund.md", 0, len(text), text, 1.0, date=date)
-        base = dict(question=question, language="en", query=question, hits=[hit])
-        a = verify_answer("It was signed on April 30, 2025.", sentences, sentences, question, base, {})
+        a = verify("It was signed on April 30, 2025.", text, question, language="en", date=date)
         assert a.found is found, (date, a.trace)
 
 
 def test_a_how_many_answer_must_count_what_was_asked():
     # The briefing gives a number of drones, not of soldiers: "how many soldiers" is not found.
-    from rag.answering import verify_answer
-    from rag.prompting import Sentence
-    from rag.schema import Hit
-
     text = "La Russie a lancé 273 drones dans la nuit. Kyiv a mobilisé ses défenses aériennes."
-    hit = Hit("nuit.txt", 0, len(text), text, 1.0)
-    sentences = [Sentence(1, 0, 0, 42, text[:42]), Sentence(2, 0, 43, len(text), text[43:])]
-
-    def check(question, raw):
-        base = dict(question=question, language="fr", query=question, hits=[hit])
-        return verify_answer(raw, [sentences[0]], sentences, question, base, {})
-
-    assert check("Combien de drones la Russie a-t-elle lancés ?", "La Russie a lancé 273 drones.").found
-    # "une" is an article, not a count: the answer and its sentence give no number, so not found
-    text = "La délégation russe, de bas niveau, comptait des conseillers et des diplomates."
-    hit = Hit("istanbul.txt", 0, len(text), text, 1.0)
-    sentence = [Sentence(1, 0, 0, len(text), text)]
-    question = "Combien de conseillers composaient la délégation russe ?"
-    base = dict(question=question, language="fr", query=question, hits=[hit])
-    vague = verify_answer("Une délégation de bas niveau, de conseillers.", sentence, sentence, question, base, {})
-    assert not vague.found and vague.trace["refused_by"] == "verification", vague.trace
-    refused = check("Combien de soldats la Russie a-t-elle engagés ?", "La Russie a engagé 273 soldats.")
+    assert verify("La Russie a lancé 273 drones.", text, "Combien de drones la Russie a-t-elle lancés ?").found
+    refused = verify("La Russie a engagé 273 soldats.", text, "Combien de soldats la Russie a-t-elle engagés ?")
     assert not refused.found and refused.trace["refused_by"] == "verification"
+
+
+def test_une_is_an_article_not_a_count():
+    # The answer and its sentence give no number, so "combien" is not answered.
+    text = "La délégation russe, de bas niveau, comptait des conseillers et des diplomates."
+    question = "Combien de conseillers composaient la délégation russe ?"
+    vague = verify("Une délégation de bas niveau, de conseillers.", text, question)
+    assert not vague.found and vague.trace["refused_by"] == "verification", vague.trace
 
 
 def test_a_translated_how_many_question_must_count_what_the_translation_asks():
     # "How many troops…?" translated as "Combien de soldats…": a sentence that counts zlotys does not
     # answer it, whatever language the question was asked in; a sentence counting soldiers does.
-    from rag.answering import verify_answer
-    from rag.prompting import Sentence
-    from rag.schema import Hit
-
     text = "Varsovie consacrera 186 milliards de zlotys à sa défense. La force comptera 25 000 soldats."
-    hit = Hit("force.txt", 0, len(text), text, 1.0)
-    sentences = [Sentence(1, 0, 0, 57, text[:57]), Sentence(2, 0, 58, len(text), text[58:])]
     original = "How many troops would the reassurance force comprise?"
     translation = "Combien de soldats la force de réassurance comptera-t-elle ?"
-    base = dict(question=original, language="en", query=translation, hits=[hit])
-    trace = {"translated_from": original}
-    a = verify_answer("186 billion zlotys.", [sentences[0]], sentences, translation, base, dict(trace))
+    asked = dict(query=translation, language="en", trace={"translated_from": original})
+    a = verify("186 billion zlotys.", text, original, **asked)
     assert not a.found and a.trace["refused_by"] == "verification", a.trace
-    a = verify_answer("25,000 troops.", [sentences[1]], sentences, translation, base, dict(trace))
+    a = verify("25,000 troops.", text, original, named=2, **asked)
     assert a.found and a.citations[0].quote_start == 58, a.trace
