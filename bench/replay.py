@@ -90,7 +90,8 @@ def replay(row: dict, settings):
         gate_query = without_phrase(query, DateRange(dates["from"], dates["to"], dates["phrase"], dates["newest"]))
     gate = evidence_gate(
         gate_query,
-        hits,
+        # asked again in the other language of a mixed folder: gated against the passages in it
+        [h for h in hits if same_language(query, h.text)] if trace.get("translated_after_gate") else hits,
         settings.min_dense_score,
         settings.min_keyword_coverage,
         settings.min_dense_score_cross,

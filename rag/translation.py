@@ -23,6 +23,12 @@ from .schema import Hit
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
+# In a folder that mixes languages, a question whose typed names the passages in its own language
+# lack is searched again in the other one when any of the first MIXED_DEPTH x k passages is written
+# in it: an English question's answer may sit in a French briefing that the English wording ranks
+# below the English ones ("Turkey" / "Turquie").
+MIXED_DEPTH = 2
+
 
 def passages_language(hits: Sequence[Hit]) -> str | None:
     """The language most of the passages are written in ('fr' or 'en'), None without passages.
@@ -34,6 +40,15 @@ def passages_language(hits: Sequence[Hit]) -> str | None:
     languages = [detect_language(h.text) for h in hits]
     counts = Counter(languages)
     return max(counts, key=lambda lang: (counts[lang], lang == languages[0]))
+
+
+def other_language(hits: Sequence[Hit], language: str) -> str | None:
+    """The first language other than `language` the passages are written in, None when all are in it.
+
+    >>> other_language([Hit(doc="a", start=0, end=30, text="Le président a proposé une trêve.", score=1.0)], "en")
+    'fr'
+    """
+    return next((lang for lang in (detect_language(h.text) for h in hits) if lang != language), None)
 
 
 def translation_messages(question: str, language: str) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.prompting import detect_language
 from rag.schema import Hit
-from rag.translation import passages_language, translate_question
+from rag.translation import other_language, passages_language, translate_question
 
 FR = "Le président a proposé une trêve de trente jours aux deux parties."
 EN = "The president proposed a thirty-day truce to both sides."
@@ -51,3 +51,9 @@ def test_the_local_model_translates_a_question_keeping_its_number(llm):
     assert any(w in out.lower() for w in ("trêve", "cessez-le-feu", "treve")), out
     back = translate_question(llm, "Qui a proposé la trêve de 30 jours ?", "en")
     assert detect_language(back) == "en" and "30" in back, back
+
+
+def test_other_language_is_the_first_passage_in_another_language():
+    assert other_language([hit(EN), hit(EN)], "en") is None
+    assert other_language([hit(EN), hit(FR)], "en") == "fr"
+    assert other_language([hit(FR)], "fr") is None and other_language([], "fr") is None
