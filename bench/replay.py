@@ -91,7 +91,9 @@ def replay(row: dict, settings):
     gate = evidence_gate(
         gate_query,
         # asked again in the other language of a mixed folder: gated against the passages in it
-        [h for h in hits if same_language(query, h.text)] if trace.get("translated_after_gate") else hits,
+        [h for h in hits if detect_language(h.text) == trace["translated_after_gate"]]
+        if trace.get("translated_after_gate")
+        else hits,
         settings.min_dense_score,
         settings.min_keyword_coverage,
         settings.min_dense_score_cross,

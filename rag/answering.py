@@ -224,7 +224,7 @@ class Assistant:
             )
 
         gate = gate_of(query, hits, original)
-        retried = False
+        retried = None  # the other language a question was asked again in (a mixed folder)
         if not gate.found and gate.missing_terms and target == asked:
             # A folder mixing languages: a name the asker typed is in none of the passages of the
             # question's language, but names change across languages ("Turkey" / "Turquie", "Oval
@@ -248,12 +248,12 @@ class Assistant:
                     own = [h for h in found if detect_language(h.text) == other]
                     second = gate_of(translated, own, query)
                     if second.found:
-                        original, query, qvec, hits, gate, retried = query, translated, tvec, found, second, True
+                        original, query, qvec, hits, gate, retried = query, translated, tvec, found, second, other
         yield StreamEvent(status="retrieved", hits=tuple(hits))
         base = dict(question=q, language=language, query=query, hits=hits)
         trace: dict[str, Any] = {"translated_from": original} if original else {}
-        if retried:
-            trace["translated_after_gate"] = True  # its own language's passages did not pass the gate
+        if retried:  # its own language's passages did not pass the gate; those of this one did
+            trace["translated_after_gate"] = retried
         trace |= {
             "gate": {
                 "dense": round(gate.best_dense, 4),
