@@ -15,6 +15,8 @@ a written date or a year.
 DateRange(start='2026-05-20', end='2026-05-20', phrase='le 20 mai', newest=False)
 >>> parse_period("Qui a proposé la trêve de 30 jours ?", today=dt.date(2026, 11, 29)) is None
 True
+>>> parse_period("Exports in the 2024/25 season?", today=dt.date(2026, 11, 29))
+DateRange(start='2024-01-01', end='2025-12-31', phrase='2024/25', newest=False)
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ _RECENT_UNITS = re.compile(
     r"(?:\s+derni(?:er|ère)s)?\b",
     re.I,
 )
+# A span of years: a season or marketing year ("2024/25", "2024-2025", "la campagne 2023/24"), not a day.
+_YEARS = re.compile(r"\b((?:19|20)\d{2})\s?[/–-]\s?((?:19|20)?\d{2})\b(?![/.-]\d)")
 _NEWEST = re.compile(
     r"\b(?:latest|most\s+recent|newest|recent\s+news|dernières?\s+(?:nouvelles|informations|infos"
     r"|actualités|news)|plus\s+récente?s?|récemment|recently)\b",
@@ -111,6 +115,12 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
             first, last = _period_of(_shift(today, unit, -back), unit)
             spans.append((m.start(), m.end(), first, last))
             masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
+    for m in _YEARS.finditer(masked):
+        first_year, second = int(m.group(1)), m.group(2)
+        last_year = int(second) if len(second) == 4 else first_year // 100 * 100 + int(second)
+        if 0 < last_year - first_year <= 10:  # "2024-12" is a month, left to dateparser
+            spans.append((m.start(), m.end(), dt.date(first_year, 1, 1), dt.date(last_year, 12, 31)))
+            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
     for m in _RECENT_UNITS.finditer(masked):
         spans.append((m.start(), m.end(), _shift(today, _unit(m.group(2)), -int(m.group(1))), today))
         masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
@@ -124,6 +134,10 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
             continue
         start, end = located.span()
         pos = end
+        # dateparser keeps the joining word of a span's second end ("2019 et 2021" -> "et 2021")
+        joined = re.match(r"(?:et|and|au|to|until|through)\s+", text[start:end], re.I)
+        if joined:
+            start += joined.end()
         since = _SINCE.search(text[:start])
         found = _accept(masked, start, end, when.date(), bool(since))
         if found is None:
@@ -189,7 +203,12 @@ def without_phrase(question: str, period: DateRange | None) -> str:
 def _search(text: str, today: dt.date) -> list:
     from dateparser.search import search_dates
 
-    settings = {"RELATIVE_BASE": dt.datetime.combine(today, dt.time()), "PREFER_DATES_FROM": "past"}
+    # Written dates are read day first ("12/05" is 12 May), as the French and British briefings write them.
+    settings = {
+        "RELATIVE_BASE": dt.datetime.combine(today, dt.time()),
+        "PREFER_DATES_FROM": "past",
+        "DATE_ORDER": "DMY",
+    }
     with warnings.catch_warnings():  # dateparser warns about pytz/locale internals
         warnings.simplefilter("ignore")
         return search_dates(text, languages=_LANGUAGES, settings=settings) or []
@@ -221,7 +240,7 @@ def _accept(text: str, start: int, end: int, when: dt.date, since: bool) -> tupl
 def _granularity(phrase: str, when: dt.date) -> str:
     from dateparser.date import DateDataParser
 
-    settings = {"RELATIVE_BASE": dt.datetime.combine(when, dt.time()), "PREFER_DATES_FROM": "past"}
+    settings = {"RELATIVE_BASE": dt.datetime.combine(when, dt.time()), "PREFER_DATES_FROM": "past", "DATE_ORDER": "DMY"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = DateDataParser(languages=_LANGUAGES, settings=settings).get_date_data(phrase)

@@ -51,8 +51,17 @@ def period(question):
         ("Les sanctions du mois dernier ?", ("2026-10-01", "2026-10-31")),
         ("Les sanctions de ces 30 derniers jours ?", ("2026-10-30", "2026-11-29")),
         ("Sanctions in the last 30 days?", ("2026-10-30", "2026-11-29")),
+        # written dates are read day first
+        ("Que s'est-il passé le 12/05/2024 ?", ("2024-05-12", "2024-05-12")),
+        ("What happened on 12/05/2024?", ("2024-05-12", "2024-05-12")),
         # a span between two dates
         ("Les réunions du 10 mai au 20 mai ?", ("2026-05-10", "2026-05-20")),
+        ("Les budgets entre 2019 et 2021 ?", ("2019-01-01", "2021-12-31")),
+        ("Budgets between 2019 and 2021?", ("2019-01-01", "2021-12-31")),
+        # a season or marketing year spans its years, it is no day ("2024/25" is not 25 November 2024)
+        ("How much maize was exported in the 2024/25 season?", ("2024-01-01", "2025-12-31")),
+        ("Les exportations de la campagne 2024-2025 ?", ("2024-01-01", "2025-12-31")),
+        ("Le blé en 2023/24 ?", ("2023-01-01", "2024-12-31")),
         # two dates apart in the question are not one period: the narrowest is kept
         ("En 2005, quelle fête a-t-on célébrée le 3 novembre 2005 en Tunisie ?", ("2005-11-03", "2005-11-03")),
     ],
@@ -77,6 +86,7 @@ def test_date_phrases_become_ranges(question, expected):
         "Une mission vers Mars",
         "Qui a gagné 2 à 1 ?",
         "What is the status of Kyiv now?",
+        "La résolution 2024-99 du Conseil ?",  # a number, not years
     ],
 )
 def test_ordinary_questions_have_no_date(question):
