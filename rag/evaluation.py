@@ -42,6 +42,21 @@ class Question:
     lang: str = "fr"
     answerable: bool = True
     kind: str = ""
+    # Other accepted wordings of `answer`, written by hand: its words in the question's language when
+    # the document is in the other one ("less than two hours" for "moins de deux heures"), since an
+    # answer is written in the language of the question.
+    aliases: tuple[str, ...] = ()
+
+    def accepts(self, text: str) -> bool:
+        """Whether `text` holds the gold answer or one of its aliases (after `normalize`).
+
+        >>> Question("1", "How long?", "moins de deux heures", "a.md", 0, 20, aliases=("less than two hours",)).accepts(
+        ...     "It lasted less than two hours [1]."
+        ... )
+        True
+        """
+        t = normalize(text)
+        return any(g and normalize(g) in t for g in (self.answer, *self.aliases))
 
 
 def load_questions(path: str | Path) -> list[Question]:
@@ -61,13 +76,15 @@ def load_questions(path: str | Path) -> list[Question]:
                         d.get("lang", "fr"),
                         bool(d.get("answerable", True)),
                         d.get("kind", ""),
+                        tuple(d.get("aliases") or ()),
                     )
                 )
     return out
 
 
 def translated(questions: list[Question], path: str | Path) -> list[Question]:
-    """The questions that have a translation in `path` (JSONL of id, question), with that text.
+    """The questions that have a translation in `path` (JSONL of id, question[, aliases]), with that text
+    (and the answer's accepted English wordings, when given).
 
     >>> translated([Question("7", "Qui ?", "X", "a.md", 0, 1)], "/dev/null")
     []
@@ -77,8 +94,12 @@ def translated(questions: list[Question], path: str | Path) -> list[Question]:
         for line in f:
             if line.strip():
                 d = json.loads(line)
-                text[str(d["id"])] = d["question"]
-    return [dataclasses.replace(q, question=text[q.id], lang="en") for q in questions if q.id in text]
+                text[str(d["id"])] = (d["question"], tuple(d.get("aliases") or ()))
+    return [
+        dataclasses.replace(q, question=text[q.id][0], lang="en", aliases=q.aliases + text[q.id][1])
+        for q in questions
+        if q.id in text
+    ]
 
 
 def sample(questions: list[Question], n: int, seed: int = 0) -> list[Question]:
@@ -188,7 +209,7 @@ def loss_stage(answer, q: Question) -> str:
     the model judged the passages insufficient; generation: the LLM's reply lacks the gold
     answer although it was shown; check: the reply had it, grounding removed or refused it.
     """
-    if answer.found and normalize(q.answer) in normalize(answer.text):
+    if answer.found and q.accepts(answer.text):
         return "correct"
     if not any(overlaps(h.doc, h.start, h.end, q) for h in answer.hits):
         return "retrieval"
@@ -198,7 +219,7 @@ def loss_stage(answer, q: Question) -> str:
     refused_by = answer.trace.get("refused_by", "")
     if refused_by in ("gate", "answerability"):
         return refused_by
-    if normalize(q.answer) not in normalize(answer.raw_text or ""):
+    if not q.accepts(answer.raw_text or ""):
         return "generation"
     return "check"
 
@@ -211,10 +232,10 @@ def score_answer(text: str, found: bool, citations: list[tuple], q: Question) ->
     """
     passage_ok = [overlaps(c[0], c[1], c[2], q) for c in citations]
     exact = [overlaps(c[0], c[3], c[4], q) if len(c) > 3 and c[3] >= 0 else ok for c, ok in zip(citations, passage_ok)]
-    correct = bool(q.answer) and found and normalize(q.answer) in normalize(text)
+    correct = bool(q.answer) and found and q.accepts(text)
     return {
         "correct": correct,
-        "f1": token_f1(text, q.answer) if found and q.answer else 0.0,
+        "f1": max(token_f1(text, g) for g in (q.answer, *q.aliases)) if found and q.answer else 0.0,
         "cited": bool(citations),
         "found": found,
         "citation_hits": sum(exact),

@@ -52,6 +52,24 @@ def test_answer_scoring():
     assert not score_answer("Donald Trump", False, [], q())["correct"]
 
 
+def test_an_answer_in_the_question_language_counts_through_its_aliases():
+    # an English question over a French briefing is answered in English: its gold span is French
+    gold = Question(
+        "1", "How long?", "moins de deux heures", "a.md", 0, 20, lang="en", aliases=("less than two hours",)
+    )
+    assert score_answer("It lasted less than two hours [1].", True, [], gold)["correct"]
+    assert score_answer("Moins de deux heures [1].", True, [], gold)["correct"]
+    assert not score_answer("It lasted two hours [1].", True, [], gold)["correct"]
+    assert not score_answer("less than two hours", False, [], gold)["correct"]
+
+
+def test_shipped_briefing_aliases_are_for_answers_in_the_other_language():
+    from rag.evaluation import BRIEFINGS_QA
+
+    with_aliases = [x for x in load_questions(BRIEFINGS_QA) if x.aliases]
+    assert with_aliases and all(x.answerable and x.answer not in x.aliases for x in with_aliases)
+
+
 def test_citation_precision_is_judged_on_the_highlighted_sentence():
     # the passage holds the gold span, but the highlighted sentence (quote 0-9) does not
     row = score_answer("Donald Trump", True, [("/x/a.md", 0, 40, 0, 9)], q())
@@ -109,9 +127,13 @@ def test_meta_talk_detection():
 
 def test_translations_replace_the_question_text(tmp_path):
     path = tmp_path / "en.jsonl"
-    path.write_text('{"id": "2", "question": "Who?"}\n', encoding="utf-8")
+    path.write_text('{"id": "2", "question": "Who?"}\n{"id": "3", "question": "When?", "aliases": ["May"]}\n')
     qs = [Question("1", "Qui ?", "A", "a.md", 0, 1), Question("2", "Qui donc ?", "B", "a.md", 2, 3)]
-    assert translated(qs, path) == [Question("2", "Who?", "B", "a.md", 2, 3, lang="en")]
+    qs.append(Question("3", "Quand ?", "mai", "a.md", 4, 7))
+    assert translated(qs, path) == [
+        Question("2", "Who?", "B", "a.md", 2, 3, lang="en"),
+        Question("3", "When?", "mai", "a.md", 4, 7, lang="en", aliases=("May",)),
+    ]
 
 
 def test_shipped_translations_cover_the_seeded_sample():
