@@ -459,7 +459,10 @@ def verify_answer(
     picked = evidence[0] if evidence else None
 
     def cite_key(x: Sentence) -> tuple:
-        return (question_terms_held(query, x.text), answer_support(text, x.text, query), x == picked)
+        # The question's names and numbers it holds plus the share of the answer's own words: the
+        # 30-day truce's sentence, not another ceasefire's; the sentence that says "il y découvre des
+        # corps entassés", not its neighbour naming Jim. The model's choice wins ties.
+        return (question_terms_held(query, x.text) + answer_support(text, x.text, query), x == picked)
 
     if not evidence:  # no valid number given: the sentence that best supports the answer
         evidence = [max(sentences, key=lambda x: keyword_support(text or query, x.text))]
@@ -507,14 +510,16 @@ def verify_answer(
                 evidence, trace["evidence_from"] = [best], "answer words"
             text, trace["fallback"] = quote(evidence[0].text, language), "names"
     elif trace.get("fallback") is None:
-        # The model may name a sentence that supports the answer but is about something else
-        # (a ceasefire, not the 30-day one), or the one next to the sentence it copied from: of
-        # the sentences that support the answer, cite the one that holds most of the question's
-        # names and numbers, then most of the answer's own words; the model's choice wins ties.
+        # The model may name a sentence that supports the answer but is about something else (a
+        # ceasefire, not the 30-day one), or the one next to the sentence it copied from: of the
+        # sentences that support the answer, cite the one that holds most of the question's names and
+        # numbers and of the answer's own words. (Names first, then words, moved the citation off the
+        # sentence an answer was copied from to a neighbour naming the question's subject.)
         closest = max(supported, key=cite_key, default=evidence[0])
         new, old = cite_key(closest), cite_key(evidence[0])
         if new > old:
-            evidence, trace["evidence_from"] = [closest], "question terms" if new[0] > old[0] else "answer words"
+            moved_by_names = question_terms_held(query, closest.text) > question_terms_held(query, evidence[0].text)
+            evidence, trace["evidence_from"] = [closest], "question terms" if moved_by_names else "answer words"
     # A translated question is checked as one asked in the passages' language, with the
     # translation's word: a synonym ("propositions" for the text's "projets") then refuses a right
     # answer, as it does for a question asked in French, but "how many troops" is no longer answered

@@ -431,13 +431,33 @@ def counted_thing(question: str) -> str | None:
     'chômage'
     >>> counted_thing("Qui a proposé la trêve ?") is None
     True
+    >>> counted_thing("How many Ukrainian grain ships have used the corridor?")  # English: the last noun
+    'ships'
     """
     m = _COUNTED.search(question)
     thing = m.group(1).lower() if m else None
+    if m and m.group(0).lower().startswith("how"):
+        # English puts the counted noun last ("How many Patriot batteries has ...", "how much corn"):
+        # the noun phrase runs until the verb, an auxiliary or a preposition.
+        phrase = [thing or ""]
+        for w in re.findall(r"[^\W\d_][\w'’-]*", question[m.end() :])[:2]:
+            if w.lower() in _ENGLISH_AFTER_NOUN or (w.lower().endswith("ed") and len(w) > 4):
+                break
+            phrase.append(w.lower())
+        thing = phrase[-1]
     # units of time and repetition are written as the number's unit ("pendant 12 ans", "trois fois")
     return None if thing is None or fold(thing) in _stopwords() or fold(thing) in _NOT_COUNTED else thing
 
 
+# Words that end a noun phrase after "how many": auxiliaries, prepositions, verbs that such questions use.
+_ENGLISH_AFTER_NOUN = frozenset(
+    "is are was were be been do does did have has had will would can could should may might must shall "
+    "of in on at for from to by with per during since there that which who "
+    "make makes made take takes took die died live lived work worked come came go went remain remained "
+    "exist existed attend attended end ended belong belonged compose comprise comprised get got need "
+    "receive received cost costs leave left win won lose lost enter entered serve served join joined "
+    "vote voted sit sat fly flew run ran".split()
+)
 _NOT_COUNTED = frozenset(
     "fois times temps time ans annees mois jours heures semaines siecles minutes years months days hours weeks "
     "centuries".split()

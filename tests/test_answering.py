@@ -248,6 +248,17 @@ def test_the_citation_is_the_sentence_the_answer_was_copied_from():
     assert kept.citations[0].quote_start == 0 and "evidence_from" not in kept.trace
 
 
+def test_the_sentence_the_answer_was_copied_from_beats_a_neighbour_holding_the_question_names():
+    # The model named sentence 2 and copied from it; sentence 1 holds the question's name ("Jim"),
+    # sentence 2 says "Il": the answer's own words keep the citation on sentence 2.
+    text = (
+        "Jim quitte l'hôpital et parcourt les rues désertes. Il entre dans une église et y découvre des corps entassés."
+    )
+    a = verify("Jim découvre des corps entassés.", text, "Que découvre Jim en entrant dans l'église ?", named=2)
+    assert a.found and (a.citations[0].quote_start, a.citations[0].quote_end) == (52, len(text))
+    assert "evidence_from" not in a.trace
+
+
 def test_an_answer_with_an_unsupported_name_quotes_the_sentence_it_came_from():
     # "Herschel" is in no sentence shown: the answer is replaced by a quote, of the sentence that
     # holds the answer's own words (Dreyer), not of the one the model named.
@@ -280,6 +291,17 @@ def test_a_how_many_answer_must_count_what_was_asked():
     assert verify("La Russie a lancé 273 drones.", text, "Combien de drones la Russie a-t-elle lancés ?").found
     refused = verify("La Russie a engagé 273 soldats.", text, "Combien de soldats la Russie a-t-elle engagés ?")
     assert not refused.found and refused.trace["refused_by"] == "verification"
+
+
+def test_an_english_how_many_counts_the_last_noun_of_its_phrase():
+    # "How many Ukrainian grain ships…?" counts ships: a sentence giving tonnes of grain does not answer
+    # it (the check once read "Ukrainian", which that sentence holds); one counting ships does.
+    text = "Grain exports from Ukrainian ports reached 39.5 million tonnes. Some 1,200 ships used the corridor."
+    question = "How many Ukrainian grain ships have used the corridor?"
+    a = verify("39.5 million tonnes.", text, question, language="en")
+    assert not a.found and a.trace["refused_by"] == "verification", a.trace
+    a = verify("Some 1,200 ships.", text, question, named=2, language="en")
+    assert a.found and a.citations[0].quote_start == 64, a.trace
 
 
 def test_une_is_an_article_not_a_count():
