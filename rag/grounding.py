@@ -433,10 +433,12 @@ def counted_thing(question: str) -> str | None:
     True
     >>> counted_thing("How many Ukrainian grain ships have used the corridor?")  # English: the last noun
     'ships'
+    >>> counted_thing("How much did the truce cost?") is None
+    True
     """
     m = _COUNTED.search(question)
     thing = m.group(1).lower() if m else None
-    if m and m.group(0).lower().startswith("how"):
+    if m and thing and m.group(0).lower().startswith("how") and thing not in _ENGLISH_AFTER_NOUN:
         # English puts the counted noun last ("How many Patriot batteries has ...", "how much corn"):
         # the noun phrase runs until the verb, an auxiliary or a preposition.
         phrase = [thing or ""]
