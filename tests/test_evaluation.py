@@ -127,7 +127,9 @@ def test_meta_talk_detection():
 
 def test_translations_replace_the_question_text(tmp_path):
     path = tmp_path / "en.jsonl"
-    path.write_text('{"id": "2", "question": "Who?"}\n{"id": "3", "question": "When?", "aliases": ["May"]}\n')
+    path.write_text(
+        '{"id": "2", "question": "Who?"}\n{"id": "3", "question": "When?", "aliases": ["May"]}\n', encoding="utf-8"
+    )
     qs = [Question("1", "Qui ?", "A", "a.md", 0, 1), Question("2", "Qui donc ?", "B", "a.md", 2, 3)]
     qs.append(Question("3", "Quand ?", "mai", "a.md", 4, 7))
     assert translated(qs, path) == [
