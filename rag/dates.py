@@ -114,16 +114,16 @@ def parse_period(question: str, today: dt.date | None = None) -> DateRange | Non
         for m in pattern.finditer(text):
             first, last = _period_of(_shift(today, unit, -back), unit)
             spans.append((m.start(), m.end(), first, last))
-            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
+            masked = _blank(masked, m)
     for m in _YEARS.finditer(masked):
         first_year, second = int(m.group(1)), m.group(2)
         last_year = int(second) if len(second) == 4 else first_year // 100 * 100 + int(second)
         if 0 < last_year - first_year <= 10:  # "2024-12" is a month, left to dateparser
             spans.append((m.start(), m.end(), dt.date(first_year, 1, 1), dt.date(last_year, 12, 31)))
-            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
+            masked = _blank(masked, m)
     for m in _RECENT_UNITS.finditer(masked):
         spans.append((m.start(), m.end(), _shift(today, _unit(m.group(2)), -int(m.group(1))), today))
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
+        masked = _blank(masked, m)
     # "1er mai": dateparser's search skips "1er" and reads "mai" alone; same length keeps the offsets.
     masked = re.sub(r"\b1er\b", "1  ", masked)
     pos = 0
@@ -200,15 +200,20 @@ def without_phrase(question: str, period: DateRange | None) -> str:
     return rest if re.search(r"[^\W\d_]{3,}", rest) else question
 
 
+def _blank(text: str, m: re.Match) -> str:
+    """`text` with the match replaced by spaces, so later searches skip it and offsets stay."""
+    return text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+
+
+def _parser_settings(base: dt.date) -> dict:
+    # Written dates are read day first ("12/05" is 12 May), as the French and British briefings write them.
+    return {"RELATIVE_BASE": dt.datetime.combine(base, dt.time()), "PREFER_DATES_FROM": "past", "DATE_ORDER": "DMY"}
+
+
 def _search(text: str, today: dt.date) -> list:
     from dateparser.search import search_dates
 
-    # Written dates are read day first ("12/05" is 12 May), as the French and British briefings write them.
-    settings = {
-        "RELATIVE_BASE": dt.datetime.combine(today, dt.time()),
-        "PREFER_DATES_FROM": "past",
-        "DATE_ORDER": "DMY",
-    }
+    settings = _parser_settings(today)
     with warnings.catch_warnings():  # dateparser warns about pytz/locale internals
         warnings.simplefilter("ignore")
         return search_dates(text, languages=_LANGUAGES, settings=settings) or []
@@ -240,7 +245,7 @@ def _accept(text: str, start: int, end: int, when: dt.date, since: bool) -> tupl
 def _granularity(phrase: str, when: dt.date) -> str:
     from dateparser.date import DateDataParser
 
-    settings = {"RELATIVE_BASE": dt.datetime.combine(when, dt.time()), "PREFER_DATES_FROM": "past", "DATE_ORDER": "DMY"}
+    settings = _parser_settings(when)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = DateDataParser(languages=_LANGUAGES, settings=settings).get_date_data(phrase)
