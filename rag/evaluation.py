@@ -198,7 +198,7 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 # Where a wrong answer to an answerable question is lost, in pipeline order.
-LOSS_STAGES = ("correct", "retrieval", "focus", "gate", "answerability", "generation", "check")
+LOSS_STAGES = ("correct", "retrieval", "focus", "gate", "answerability", "selection", "generation", "check")
 
 
 def loss_stage(answer, q: Question) -> str:
@@ -206,8 +206,9 @@ def loss_stage(answer, q: Question) -> str:
 
     retrieval: no passage given to the LLM overlaps the gold span; focus: the sentences shown
     of those passages miss it; gate: the evidence gate refused before the LLM; answerability:
-    the model judged the passages insufficient; generation: the LLM's reply lacks the gold
-    answer although it was shown; check: the reply had it, grounding removed or refused it.
+    the model judged the passages insufficient; selection: the model named another sentence
+    than the gold one as its evidence; generation: it named the gold sentence but its reply
+    lacks the answer; check: the reply had it, grounding removed or refused it.
     """
     if answer.found and q.accepts(answer.text):
         return "correct"
@@ -220,6 +221,9 @@ def loss_stage(answer, q: Question) -> str:
     if refused_by in ("gate", "answerability"):
         return refused_by
     if not q.accepts(answer.raw_text or ""):
+        named = [shown[n - 1] for n in answer.trace.get("evidence", ()) if shown and 0 < n <= len(shown)]
+        if named and not any(overlaps(d, s, e, q) for d, s, e in named):
+            return "selection"
         return "generation"
     return "check"
 

@@ -103,6 +103,13 @@ def test_loss_stage_names_where_the_answer_was_lost():
         loss_stage(Answer(text="Macron", found=True, hits=[hit(0, 50)], raw_text="Macron", trace=shown), gold)
         == "generation"
     )
+    # the model named a sentence (1-based, of those shown) without the gold span: lost at selection
+    two = {"shown": [("/x/a.md", 0, 25), ("/x/a.md", 26, 50)]}
+    for named, stage in (([2], "selection"), ([1], "generation")):
+        wrong = Answer(
+            text="Macron", found=True, hits=[hit(0, 50)], raw_text="Macron", trace={**two, "evidence": named}
+        )
+        assert loss_stage(wrong, gold) == stage
     assert (
         loss_stage(
             Answer(
