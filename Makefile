@@ -13,7 +13,9 @@ export TRANSFORMERS_OFFLINE := 1
 # depend on the build: the test suite passes under both (bench/README.md, "llama.cpp builds").
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 LLAMA_AVX512 ?= $(if $(filter avx512f,$(CPU_FLAGS)),1,0)
-LLAMA_CMAKE := -DGGML_NATIVE=OFF
+# LLAVA_BUILD=OFF: the multimodal library (mtmd) is never loaded by a text-only model, and skipping it
+# saves ~40 s of the compile (210-220 s against 250-260 s, two builds each, bench/README.md "CI time").
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 ifeq ($(LLAMA_AVX512),1)
 ifneq ($(filter avx512f,$(CPU_FLAGS)),)
 LLAMA_CMAKE += -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON
