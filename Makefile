@@ -9,8 +9,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 # llama.cpp's default -march=native build crashes on this CPU family (AMX), so never native.
 # On a CPU with AVX-512 the AVX-512 kernels are compiled in (prompt processing 1.35-1.6x faster
-# here); elsewhere, or with `make setup LLAMA_AVX512=0`, a portable AVX2 build. Answers do not
-# depend on the build: the test suite passes under both (bench/README.md, "llama.cpp builds").
+# here); elsewhere, or with `make setup LLAMA_AVX512=0`, a portable AVX2 build. The test suite passes
+# under both except one seed-briefing answer worded differently by the portable build (bench/README.md).
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 LLAMA_AVX512 ?= $(if $(filter avx512f,$(CPU_FLAGS)),1,0)
 # LLAVA_BUILD=OFF: the multimodal library (mtmd) is never loaded by a text-only model, and skipping it
